@@ -1,0 +1,245 @@
+"""Tables (SQLAlchemy Core) and the ordered list of schema migrations.
+
+Migrations are an ordered list of (version, name, function) recorded in
+`schema_migrations`; `earful db upgrade` applies the missing ones, each in its
+own transaction, and is idempotent. Append new migrations; never edit old ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores naive UTC, returns tz-aware UTC, on every dialect."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+class JSONText(sa.types.TypeDecorator[Any]):
+    """JSON kept as text: portable, and exactly what was received (audit)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+mentions = sa.Table(
+    "mentions",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("external_id", sa.Text, nullable=False),
+    sa.Column("native_id", sa.Text),
+    sa.Column("source", sa.Text),
+    sa.Column("url", sa.Text, nullable=False, server_default=""),
+    sa.Column("author", sa.Text, nullable=False, server_default=""),
+    sa.Column("author_followers", sa.Integer),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("raw", JSONText),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Column("lang", sa.String(16)),
+    sa.Column("in_reply_to", sa.Text),
+    sa.Column("thread_id", sa.Text),
+    sa.Column("engagement", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("matched", sa.Text, nullable=False),
+    sa.Column("compound", sa.Float),
+    sa.Column("label", sa.String(10), nullable=False),
+    sa.Column("intent", sa.String(12)),
+    sa.Column("needs_reply", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text),
+    sa.Column("priority", sa.Float, nullable=False, server_default="0"),
+    sa.Column("is_demo", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("platform", "external_id", name="uq_mentions_platform_external_id"),
+    sa.Index("ix_mentions_created_at", "created_at"),
+    sa.Index("ix_mentions_matched_created_at", "matched", "created_at"),
+    sa.Index("ix_mentions_author", "platform", "author"),
+    sa.Index("ix_mentions_thread", "platform", "thread_id"),
+)
+
+# Hour x entity x platform x label. Charts read this, never raw mentions.
+rollup_hourly = sa.Table(
+    "rollup_hourly",
+    metadata,
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("matched", sa.Text, primary_key=True),
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("label", sa.String(10), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("compound_sum", sa.Float, nullable=False),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("query_key", sa.Text, primary_key=True),
+    sa.Column("cursor", JSONText),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+source_health = sa.Table(
+    "source_health",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("last_attempt", UTCDateTime),
+    sa.Column("last_success", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_kind", sa.String(32)),
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("rate_limited_until", UTCDateTime),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("items_last_poll", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("items_today", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("today", sa.String(10)),
+    sa.Column("skipped_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_poll", UTCDateTime),
+    sa.Column("lease_owner", sa.Text),
+    sa.Column("lease_until", UTCDateTime),
+)
+
+queue_items = sa.Table(
+    "queue_items",
+    metadata,
+    sa.Column("mention_id", BigId, sa.ForeignKey("mentions.id"), primary_key=True),
+    sa.Column("status", sa.String(12), nullable=False, server_default="open"),
+    sa.Column("assignee", sa.Text),
+    sa.Column("priority", sa.Float, nullable=False, server_default="0"),
+    sa.Column("band", sa.String(8), nullable=False, server_default="normal"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("waiting_since", UTCDateTime, nullable=False),
+    sa.Column("sla_due_at", UTCDateTime),
+    sa.Column("first_reply_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("snoozed_until", UTCDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_by", sa.Text),
+    sa.Column("updated_at", UTCDateTime),
+    sa.Index("ix_queue_status_priority", "status", "priority"),
+)
+
+queue_notes = sa.Table(
+    "queue_notes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("mention_id", BigId, sa.ForeignKey("mentions.id"), nullable=False, index=True),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("mention_id", BigId, index=True),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("before", JSONText),
+    sa.Column("after", JSONText),
+)
+
+replies = sa.Table(
+    "replies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("mention_id", BigId, sa.ForeignKey("mentions.id"), nullable=False, index=True),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    # intent -> sent | unknown | failed; manual for "replied manually"
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("platform_reply_id", sa.Text),
+    sa.Column("reply_url", sa.Text),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("error", sa.Text),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(24), nullable=False),  # volume_spike | negative_spike | gap
+    sa.Column("subject", sa.Text, nullable=False),  # entity name or source name
+    sa.Column("dedupe_key", sa.Text, nullable=False, unique=True),
+    sa.Column("window_start", UTCDateTime, nullable=False),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("baseline", sa.Float),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("details", JSONText),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("delivery_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("delivery_error", sa.Text),
+    sa.Index("ix_alerts_created_at", "created_at"),
+)
+
+canned_replies = sa.Table(
+    "canned_replies",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+def _create(*tables: sa.Table) -> Callable[[Connection], None]:
+    def run(conn: Connection) -> None:
+        for t in tables:
+            t.create(conn, checkfirst=True)
+
+    return run
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "mentions, hourly rollup, cursors, source health", _create(mentions, rollup_hourly, cursors, source_health)),
+    (2, "reply queue, notes, audit log, replies", _create(queue_items, queue_notes, audit_log, replies)),
+    (3, "alerts and canned replies", _create(alerts, canned_replies)),
+]

@@ -1,0 +1,329 @@
+"""The store: engine setup, migrations, idempotent writes and the hourly rollup.
+
+SQLite (default, `sqlite:///data/earful.db`) runs in WAL mode with a busy
+timeout so the dashboard reads while the worker writes; write transactions
+start with BEGIN IMMEDIATE so two writers queue instead of failing.
+PostgreSQL (`postgresql+psycopg://...`) runs the same code and tests.
+
+Writes are idempotent: `(platform, external_id)` is unique and inserts skip
+duplicates; the rollup and the reply queue are updated from the rows that
+were really inserted, in the same transaction, and a listener's cursor moves
+in that same transaction too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from earful.models import Mention, utcnow
+from earful.schema import (
+    MIGRATIONS,
+    cursors,
+    mentions,
+    queue_items,
+    rollup_hourly,
+    schema_migrations,
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///data/earful.db"
+Clock = Callable[[], datetime]
+
+
+def database_url(explicit: str | None = None) -> str:
+    """`--db` beats `EARFUL_DATABASE_URL` beats the embedded default."""
+    return explicit or os.environ.get("EARFUL_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the dialect: WAL + busy timeout + BEGIN IMMEDIATE on SQLite."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(u, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("earful_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return sa.create_engine(u, pool_pre_ping=True)
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def hour_of(dt: datetime) -> datetime:
+    return dt.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    inserted: int
+    duplicates: int
+    inserted_ids: tuple[int, ...] = ()
+
+
+class Store:
+    """One database. Cheap to construct once per process; thread-safe through the engine pool."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None) -> None:
+        self.url = database_url(url)
+        self.engine = engine or make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+
+    # -- transactions -------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(earful_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def insert(self, table: sa.Table) -> Any:
+        """A dialect-specific INSERT that supports on_conflict_*."""
+        return _insert(self.dialect, table)
+
+    # -- migrations ---------------------------------------------------------
+    def applied_versions(self) -> set[int]:
+        with self.read() as conn:
+            if not sa.inspect(conn).has_table("schema_migrations"):
+                return set()
+            return set(conn.scalars(sa.select(schema_migrations.c.version)))
+
+    def upgrade(self, clock: Clock = utcnow) -> list[str]:
+        """Apply missing migrations in order; return the names applied (empty when current)."""
+        with self.write() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+        done: list[str] = []
+        for version, name, fn in MIGRATIONS:
+            with self.write() as conn:
+                if self.dialect == "postgresql":  # one upgrader at a time across workers
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242001)")
+                exists = conn.scalar(
+                    sa.select(schema_migrations.c.version).where(
+                        schema_migrations.c.version == version
+                    )
+                )
+                if exists is not None:
+                    continue
+                fn(conn)
+                conn.execute(
+                    schema_migrations.insert().values(version=version, name=name, applied_at=clock())
+                )
+                done.append(f"{version}: {name}")
+        return done
+
+    def is_current(self) -> bool:
+        return self.applied_versions() >= {v for v, _, _ in MIGRATIONS}
+
+    # -- mentions -----------------------------------------------------------
+    def insert_mentions(
+        self, conn: Connection, batch: Sequence[Mention], *, now: datetime | None = None
+    ) -> SaveResult:
+        """Insert new mentions, skip known ones; update the rollup and queue for the new ones."""
+        now = now or utcnow()
+        unique: dict[tuple[str, str], Mention] = {}
+        for m in batch:
+            if m.matched is None or m.label is None:
+                raise ValueError(f"mention {m.platform}:{m.external_id} was not enriched")
+            unique.setdefault((m.platform, m.external_id), m)
+        if not unique:
+            return SaveResult(0, len(batch))
+        rows = [_row(m, now) for m in unique.values()]
+        stmt = (
+            self.insert(mentions)
+            .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+            .returning(mentions.c.id, mentions.c.platform, mentions.c.external_id)
+        )
+        inserted = conn.execute(stmt, rows).all()
+        new = [(r.id, unique[(r.platform, r.external_id)]) for r in inserted]
+        if new:
+            self._add_to_rollup(conn, [m for _, m in new])
+            self._enqueue(conn, new, now)
+        return SaveResult(len(new), len(batch) - len(new), tuple(i for i, _ in new))
+
+    def _add_to_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
+        agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for m in new:
+            a = agg[(hour_of(m.created_at), m.matched or "", m.platform, m.label or "unscored")]
+            a[0] += 1
+            a[1] += m.compound or 0.0
+        ins = self.insert(rollup_hourly)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["hour", "matched", "platform", "label"],
+            set_={
+                "n": rollup_hourly.c.n + ins.excluded.n,
+                "compound_sum": rollup_hourly.c.compound_sum + ins.excluded.compound_sum,
+            },
+        )
+        conn.execute(
+            stmt,
+            [
+                {"hour": h, "matched": e, "platform": p, "label": lab, "n": int(v[0]), "compound_sum": v[1]}
+                for (h, e, p, lab), v in sorted(agg.items())
+            ],
+        )
+
+    def _enqueue(self, conn: Connection, new: Sequence[tuple[int, Mention]], now: datetime) -> None:
+        from earful import triage  # late: triage imports the store's tables
+
+        triage.enqueue(conn, self, new, now)
+
+    def save_page(
+        self,
+        source: str,
+        query_key: str,
+        batch: Sequence[Mention],
+        cursor: dict[str, Any] | None,
+        *,
+        now: datetime | None = None,
+        conn: Connection | None = None,
+    ) -> SaveResult:
+        """Store a page of mentions and move the cursor in one transaction."""
+        now = now or utcnow()
+        if conn is not None:
+            return self._save_page(conn, source, query_key, batch, cursor, now)
+        with self.write() as c:
+            return self._save_page(c, source, query_key, batch, cursor, now)
+
+    def _save_page(
+        self,
+        conn: Connection,
+        source: str,
+        query_key: str,
+        batch: Sequence[Mention],
+        cursor: dict[str, Any] | None,
+        now: datetime,
+    ) -> SaveResult:
+        result = self.insert_mentions(conn, batch, now=now)
+        if cursor is not None:
+            self.set_cursor(conn, source, query_key, cursor, now)
+        return result
+
+    # -- cursors ------------------------------------------------------------
+    def set_cursor(
+        self, conn: Connection, source: str, query_key: str, cursor: dict[str, Any], now: datetime
+    ) -> None:
+        ins = self.insert(cursors).values(
+            source=source, query_key=query_key, cursor=cursor, updated_at=now
+        )
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["source", "query_key"],
+                set_={"cursor": ins.excluded.cursor, "updated_at": ins.excluded.updated_at},
+            )
+        )
+
+    def get_cursor(self, source: str, query_key: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            return conn.scalar(
+                sa.select(cursors.c.cursor).where(
+                    cursors.c.source == source, cursors.c.query_key == query_key
+                )
+            )
+
+    # -- simple reads -------------------------------------------------------
+    def count_mentions(self) -> int:
+        with self.read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(mentions)) or 0)
+
+    def queue_size(self) -> int:
+        with self.read() as conn:
+            return int(
+                conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(queue_items)
+                    .where(queue_items.c.status == "open")
+                )
+                or 0
+            )
+
+
+def _row(m: Mention, now: datetime) -> dict[str, Any]:
+    return {
+        "platform": m.platform,
+        "external_id": m.external_id,
+        "native_id": m.native_id,
+        "source": m.source,
+        "url": m.url,
+        "author": m.author,
+        "author_followers": m.author_followers,
+        "text": m.text,
+        "raw": m.raw,
+        "created_at": m.created_at,
+        "fetched_at": m.fetched_at or now,
+        "lang": m.lang,
+        "in_reply_to": m.in_reply_to,
+        "thread_id": m.thread_id,
+        "engagement": m.engagement,
+        "matched": m.matched,
+        "compound": m.compound,
+        "label": m.label,
+        "intent": m.intent,
+        "needs_reply": m.needs_reply,
+        "reason": m.reason,
+        "priority": m.priority,
+        "is_demo": m.is_demo,
+    }
+
+
+def rebuild_rollup(store: Store, *, since: datetime | None = None) -> int:
+    """Recompute the rollup from mentions (repair tool; normal writes keep it current)."""
+    h = mentions.c.created_at
+    with store.write() as conn:
+        q = rollup_hourly.delete()
+        if since is not None:
+            q = q.where(rollup_hourly.c.hour >= hour_of(since))
+        conn.execute(q)
+        sel = sa.select(mentions.c.created_at, mentions.c.matched, mentions.c.platform, mentions.c.label, mentions.c.compound)
+        if since is not None:
+            sel = sel.where(h >= hour_of(since))
+        agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for r in conn.execute(sel):
+            a = agg[(hour_of(r.created_at), r.matched, r.platform, r.label)]
+            a[0] += 1
+            a[1] += r.compound or 0.0
+        if agg:
+            conn.execute(
+                rollup_hourly.insert(),
+                [
+                    {"hour": k[0], "matched": k[1], "platform": k[2], "label": k[3], "n": int(v[0]), "compound_sum": v[1]}
+                    for k, v in agg.items()
+                ],
+            )
+        return len(agg)
+
+
+__all__ = ["Store", "SaveResult", "database_url", "make_engine", "hour_of", "rebuild_rollup"]

@@ -1,0 +1,125 @@
+"""The listener protocol: thin I/O around a pure `parse`.
+
+A listener receives an `httpx.Client` (it never builds one), the source's
+config and its secrets, and for one `Query` yields `Page`s: mentions plus the
+cursor to save after storing them. The poller stores each page and its cursor
+in one transaction, so a crash between pages loses nothing and doubles nothing.
+
+Failures are raised as `SourceError` with a `kind` the health table and the
+dashboard understand.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from earful.models import Page, utcnow
+
+ErrorKind = Literal[
+    "unreachable", "rate_limited", "needs_credentials", "blocked", "bad_payload", "error"
+]
+
+ERROR_WORDS: dict[str, str] = {
+    "unreachable": "cannot reach the server",
+    "rate_limited": "rate-limited by the platform",
+    "needs_credentials": "needs credentials",
+    "blocked": "blocked by the platform",
+    "bad_payload": "the server sent something we could not read",
+    "error": "unexpected error",
+}
+
+
+class SourceError(Exception):
+    """A source failed in a way worth reporting in health.
+
+    `retry_at` (UTC) says when trying again makes sense (rate limits, blocks).
+    `transient` errors are retried with backoff within one `--once` run.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        retry_at: datetime | None = None,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.retry_at = retry_at
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What to look for: one entity (the brand or a competitor) and its terms.
+
+    `terms` are as configured (`acme`, `"acme cloud"`); each listener turns
+    them into its platform's syntax. `override` is the source's `query` key.
+    """
+
+    key: str
+    entity: str
+    terms: tuple[str, ...]
+    override: str | None = None
+
+
+class NoOptions(BaseModel):
+    """Listeners without platform-specific keys reject unknown ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Context:
+    """What a listener gets: its source, an HTTP client, secrets, a clock and a sleeper."""
+
+    source: Any  # earful.config.SourceConfig (kept loose to avoid an import cycle)
+    client: httpx.Client
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    state: dict[str, Any] = field(default_factory=dict)  # per-process scratch (sessions, etags)
+
+    def secret(self, option: str) -> str | None:
+        """The value of the secret whose variable name is in the source option `option`."""
+        var = self.source.options.get(option)
+        return self.secrets.get(var) if var else None
+
+
+class Listener:
+    """Base class. Subclasses set `platform`, `Options`, `default_base_url`, `sees`."""
+
+    platform: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    default_base_url: ClassVar[str] = ""
+    sees: ClassVar[str] = ""  # one honest sentence: what this source can and cannot see
+    needs_network: ClassVar[bool] = True
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.options = self.Options.model_validate(ctx.source.options)
+
+    @property
+    def base_url(self) -> str:
+        return (self.ctx.source.base_url or self.default_base_url).rstrip("/")
+
+    def queries(self, entities: Mapping[str, list[str]]) -> list[Query]:
+        """One query per entity; a source-level `query` override replaces them all."""
+        if self.ctx.source.query:
+            return [Query("custom", next(iter(entities)), (), self.ctx.source.query)]
+        return [Query(name, name, tuple(terms)) for name, terms in entities.items()]
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        """Yield pages for `query`, newest information first or oldest first as the API allows."""
+        raise NotImplementedError
