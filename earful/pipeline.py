@@ -50,6 +50,24 @@ class Pipeline:
             priority=t.priority,
         )
 
+    def score_text(self, text: str) -> dict[str, object]:
+        """What `earful score` prints for one line: sentiment plus triage, no matching required."""
+        text = clean_text(text)
+        s = self.scorer.score(text)
+        low = text.lower()
+        t = classify(text, s.compound, addressed=any(h in low for h in self.handles))
+        return {
+            "text": text,
+            "compound": s.compound,
+            "label": s.label,
+            "lang": s.lang,
+            "matched": self.matcher.match(text),
+            "intent": t.intent,
+            "needs_reply": t.needs_reply,
+            "reason": t.reason,
+            "priority": round(t.priority, 1),
+        }
+
     def enrich_all(self, batch: Iterable[Mention]) -> tuple[list[Mention], int]:
         """Enriched mentions and how many were dropped as off-topic or excluded."""
         kept: list[Mention] = []

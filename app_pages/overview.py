@@ -1,0 +1,8 @@
+"""Overview page (being built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.title("Overview")
+st.info("This page is being built.")
