@@ -1,0 +1,163 @@
+"""Store tests, on a real SQLite file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from earful.models import Mention
+from earful.schema import MIGRATIONS, mentions, queue_items, rollup_hourly, schema_migrations
+from earful.store import Store, rebuild_rollup
+
+T0 = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
+
+
+def mk(i: int, *, label: str = "negative", compound: float = -0.5, matched: str = "Acme", at: datetime = T0, **kw) -> Mention:
+    base = dict(
+        platform="mastodon",
+        external_id=f"https://example.social/statuses/{i}",
+        url=f"https://example.social/@u{i}/{i}",
+        author=f"user{i}",
+        text=f"acme is down again #{i}",
+        created_at=at,
+        matched=matched,
+        compound=compound,
+        label=label,
+        raw={"id": str(i)},
+    )
+    base.update(kw)
+    return Mention(**base)
+
+
+def rollup(store: Store) -> dict[tuple, tuple[int, float]]:
+    with store.read() as c:
+        return {
+            (r.hour, r.matched, r.platform, r.label): (r.n, round(r.compound_sum, 6))
+            for r in c.execute(sa.select(rollup_hourly))
+        }
+
+
+def test_upgrade_is_idempotent_and_recorded(db_url):
+    store = Store(db_url)
+    first = store.upgrade()
+    assert [n.split(":")[0] for n in first] == [str(v) for v, _, _ in MIGRATIONS]
+    assert store.upgrade() == []
+    assert store.is_current()
+    with store.read() as c:
+        versions = list(c.scalars(sa.select(schema_migrations.c.version).order_by(schema_migrations.c.version)))
+    assert versions == [v for v, _, _ in MIGRATIONS]
+
+
+def test_insert_is_idempotent_and_rollup_counts_each_mention_once(any_store):
+    batch = [mk(1), mk(2, label="positive", compound=0.6), mk(3, at=T0 + timedelta(hours=1))]
+    r1 = any_store.save_page("mastodon", "Acme", batch, {"min_id": "3"})
+    assert (r1.inserted, r1.duplicates) == (3, 0)
+    # The same page again, plus one new post and an in-batch duplicate.
+    r2 = any_store.save_page("mastodon", "Acme", [*batch, mk(4), mk(4)], {"min_id": "4"})
+    assert (r2.inserted, r2.duplicates) == (1, 4)
+    assert any_store.count_mentions() == 4
+    hour = T0.replace(minute=0)
+    got = rollup(any_store)
+    assert got[(hour, "Acme", "mastodon", "negative")] == (2, -1.0)
+    assert got[(hour, "Acme", "mastodon", "positive")] == (1, 0.6)
+    assert got[(hour + timedelta(hours=1), "Acme", "mastodon", "negative")] == (1, -0.5)
+    assert sum(n for n, _ in got.values()) == any_store.count_mentions()
+    assert any_store.get_cursor("mastodon", "Acme") == {"min_id": "4"}
+
+
+def test_cursor_moves_only_with_its_mentions(any_store):
+    any_store.save_page("mastodon", "Acme", [mk(1)], {"page": 1})
+    bad = dataclasses.replace(mk(2), matched=None)  # not enriched: the insert raises
+    with pytest.raises(ValueError):
+        any_store.save_page("mastodon", "Acme", [mk(3), bad], {"page": 2})
+    assert any_store.get_cursor("mastodon", "Acme") == {"page": 1}
+    assert any_store.count_mentions() == 1
+
+
+def test_failed_transaction_rolls_back_mentions_rollup_and_cursor(any_store):
+    with pytest.raises(RuntimeError):
+        with any_store.write() as conn:
+            any_store.save_page("mastodon", "Acme", [mk(1)], {"page": 9}, conn=conn)
+            raise RuntimeError("crash after the insert, before commit")
+    assert any_store.count_mentions() == 0
+    assert rollup(any_store) == {}
+    assert any_store.get_cursor("mastodon", "Acme") is None
+
+
+def test_timestamps_come_back_tz_aware_utc(any_store):
+    paris = T0.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    any_store.save_page("mastodon", "Acme", [mk(1, at=paris)], None)
+    with any_store.read() as c:
+        created = c.scalar(sa.select(mentions.c.created_at))
+    assert created == T0 and created.tzinfo is not None and created.utcoffset() == timedelta(0)
+
+
+def test_hostile_text_and_raw_are_stored_verbatim(any_store):
+    from earful.text import clean_text
+
+    evil = "<script>alert(1)</script>\u202eevil\x00\x07 ![x](http://e/x.png) " + "A" * 100_000 + "\ud800"
+    m = mk(1, text=clean_text(evil), raw={"content": "<p>hi</p>", "nested": {"ok": [1, 2]}})
+    any_store.save_page("mastodon", "Acme", [m], None)
+    with any_store.read() as c:
+        row = c.execute(sa.select(mentions.c.text, mentions.c.raw)).one()
+    assert row.text.startswith("<script>alert(1)</script>\u202eevil")
+    assert "\x00" not in row.text and len(row.text) > 100_000
+    assert row.raw == {"content": "<p>hi</p>", "nested": {"ok": [1, 2]}}
+
+
+def test_needs_reply_mentions_enter_the_queue_once(any_store):
+    m = mk(1, needs_reply=True, intent="complaint", priority=60.0)
+    any_store.save_page("mastodon", "Acme", [m, mk(2)], None)
+    any_store.save_page("mastodon", "Acme", [m], None)
+    with any_store.read() as c:
+        rows = c.execute(sa.select(queue_items)).all()
+    assert len(rows) == 1 and rows[0].status == "open" and rows[0].waiting_since == T0
+
+
+def test_rebuild_rollup_matches_incremental(any_store):
+    batch = [mk(i, label=("positive" if i % 3 else "negative"), compound=(0.5 if i % 3 else -0.4), at=T0 + timedelta(minutes=17 * i)) for i in range(40)]
+    any_store.save_page("mastodon", "Acme", batch[:25], None)
+    any_store.save_page("mastodon", "Acme", batch[20:], None)
+    incremental = rollup(any_store)
+    rebuild_rollup(any_store)
+    assert rollup(any_store) == incremental
+
+
+def test_naive_datetimes_are_refused(sqlite_store):
+    with pytest.raises(ValueError):
+        mk(1, at=datetime(2026, 1, 1))
+
+
+def test_concurrent_writers_neither_fail_nor_double(db_url):
+    """Two threads writing overlapping pages at once: every post stored exactly once."""
+    store = Store(db_url)
+    store.upgrade()
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for start in range(0, 60, 10):
+                ids = range(start + offset, start + offset + 15)
+                store.save_page("mastodon", f"q{offset}", [mk(i) for i in ids], {"at": start})
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (0, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert store.count_mentions() == len(set(range(0, 70)))
+    assert sum(n for n, _ in rollup(store).values()) == store.count_mentions()
+    store.engine.dispose()
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_store):
+    with sqlite_store.read() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
