@@ -71,7 +71,9 @@ def parse_when(value: str | None, option: str) -> datetime | None:
     try:
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        fail(f"{option}: {value!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T09:00Z)")
+        fail(
+            f"{option}: {value!r} is not an ISO 8601 date or time (e.g. 2026-11-01 or 2026-11-01T09:00Z)"
+        )
     return None
 
 
@@ -79,8 +81,18 @@ pass_env = click.make_pass_decorator(Env)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", metavar="PATH", help="Config file (default: $EARFUL_CONFIG or ./earful.toml).")
-@click.option("--db", "db", metavar="URL", help="Database URL (default: $EARFUL_DATABASE_URL or sqlite:///data/earful.db).")
+@click.option(
+    "--config",
+    "config",
+    metavar="PATH",
+    help="Config file (default: $EARFUL_CONFIG or ./earful.toml).",
+)
+@click.option(
+    "--db",
+    "db",
+    metavar="URL",
+    help="Database URL (default: $EARFUL_DATABASE_URL or sqlite:///data/earful.db).",
+)
 @click.version_option(package_name="earful")
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, db: str | None) -> None:
@@ -106,7 +118,9 @@ def db_upgrade(env: Env) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Poll each source until caught up, print a summary, exit.")
+@click.option(
+    "--once", is_flag=True, help="Poll each source until caught up, print a summary, exit."
+)
 @click.option("--source", "only", metavar="NAME", help="Poll only this source.")
 @pass_env
 def listen(env: Env, once: bool, only: str | None) -> None:
@@ -153,7 +167,12 @@ def _fmt(value: Any) -> str:
 @click.option("-o", "--output", metavar="FILE", help="Write here instead of stdout.")
 @pass_env
 def export(
-    env: Env, fmt: str, since: str | None, until: str | None, platform: tuple[str, ...], output: str | None
+    env: Env,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    platform: tuple[str, ...],
+    output: str | None,
 ) -> None:
     """Export mentions, one row each, as CSV or JSON Lines."""
     from earful.export import export_mentions
@@ -206,7 +225,9 @@ def demo(env: Env, days: int, seed: int) -> None:
     settings = env.settings
     store = env.store
     store.upgrade()
-    with click.progressbar(length=days * 24, label=f"seeding {days} days of demo mentions", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=days * 24, label=f"seeding {days} days of demo mentions", file=sys.stderr
+    ) as bar:
         last = [0]
 
         def progress(done: int, total: int) -> None:
@@ -233,7 +254,12 @@ def alerts(env: Env, since: str | None) -> None:
 
 @cli.command()
 @click.option("--port", type=int, default=8501, show_default=True)
-@click.option("--demo/--no-demo", "with_demo", default=True, help="Seed the demo stream when the database is empty.")
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=True,
+    help="Seed the demo stream when the database is empty.",
+)
 @pass_env
 def up(env: Env, port: int, with_demo: bool) -> None:
     """Upgrade the database, seed the demo if empty, run the worker and the dashboard."""
@@ -249,9 +275,17 @@ def up(env: Env, port: int, with_demo: bool) -> None:
     worker = subprocess.Popen([*base, "listen"], env=child_env)
     dash = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve().parents[1] / "dashboard.py"),
-            "--server.port", str(port), "--server.headless", "true",
-            "--browser.gatherUsageStats", "false",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(Path(__file__).resolve().parents[1] / "dashboard.py"),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
         ],
         env=child_env,
     )
@@ -267,7 +301,9 @@ def up(env: Env, port: int, with_demo: bool) -> None:
     while not stop.is_set():
         for name, proc in (("worker", worker), ("dashboard", dash)):
             if proc.poll() is not None:
-                click.echo(f"earful: the {name} exited with code {proc.returncode}; stopping", err=True)
+                click.echo(
+                    f"earful: the {name} exited with code {proc.returncode}; stopping", err=True
+                )
                 code = proc.returncode or 1
                 stop.set()
         stop.wait(0.5)

@@ -12,6 +12,7 @@ Secrets are never in the file: a source names an environment variable
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tomllib
@@ -245,7 +246,9 @@ def _check_sources(settings: Settings) -> Settings:
         listener = REGISTRY.get(src.platform)
         if listener is None:
             known = ", ".join(sorted(REGISTRY))
-            raise ConfigError(f"{where}.platform: unknown platform {src.platform!r} (known: {known})")
+            raise ConfigError(
+                f"{where}.platform: unknown platform {src.platform!r} (known: {known})"
+            )
         try:
             listener.Options.model_validate(src.options)
         except ValidationError as exc:
@@ -266,7 +269,9 @@ def _check_sources(settings: Settings) -> Settings:
         named.append(src.model_copy(update={"name": name}))
     var = settings.alerts.webhook_url_env
     if var and var not in settings.secrets:
-        raise ConfigError(f"{settings.path}: alerts.webhook_url_env: environment variable {var} is not set")
+        raise ConfigError(
+            f"{settings.path}: alerts.webhook_url_env: environment variable {var} is not set"
+        )
     return settings.model_copy(update={"sources": named})
 
 
@@ -274,6 +279,15 @@ def _default_name(src: SourceConfig, all_sources: list[SourceConfig]) -> str:
     same = [s for s in all_sources if s.platform == src.platform]
     if len(same) == 1:
         return src.platform
-    where = src.base_url or src.options.get("url") or ""
-    host = re.sub(r"^[a-z]+://", "", str(where)).split("/")[0]
-    return f"{src.platform}:{host}" if host else f"{src.platform}:{all_sources.index(src)}"
+
+    def host(s: SourceConfig) -> str:
+        where = s.base_url or s.options.get("url") or ""
+        return re.sub(r"^[a-z]+://", "", str(where)).split("/")[0]
+
+    h = host(src)
+    if not h:
+        return f"{src.platform}:{all_sources.index(src)}"
+    if sum(1 for s in same if host(s) == h) > 1:  # e.g. several feeds on one host: stable suffix
+        where = str(src.base_url or src.options.get("url") or "")
+        return f"{src.platform}:{h}-{hashlib.sha1(where.encode()).hexdigest()[:6]}"
+    return f"{src.platform}:{h}"

@@ -239,7 +239,15 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "mentions, hourly rollup, cursors, source health", _create(mentions, rollup_hourly, cursors, source_health)),
-    (2, "reply queue, notes, audit log, replies", _create(queue_items, queue_notes, audit_log, replies)),
+    (
+        1,
+        "mentions, hourly rollup, cursors, source health",
+        _create(mentions, rollup_hourly, cursors, source_health),
+    ),
+    (
+        2,
+        "reply queue, notes, audit log, replies",
+        _create(queue_items, queue_notes, audit_log, replies),
+    ),
     (3, "alerts and canned replies", _create(alerts, canned_replies)),
 ]

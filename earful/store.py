@@ -140,7 +140,9 @@ class Store:
                     continue
                 fn(conn)
                 conn.execute(
-                    schema_migrations.insert().values(version=version, name=name, applied_at=clock())
+                    schema_migrations.insert().values(
+                        version=version, name=name, applied_at=clock()
+                    )
                 )
                 done.append(f"{version}: {name}")
         return done
@@ -191,7 +193,14 @@ class Store:
         conn.execute(
             stmt,
             [
-                {"hour": h, "matched": e, "platform": p, "label": lab, "n": int(v[0]), "compound_sum": v[1]}
+                {
+                    "hour": h,
+                    "matched": e,
+                    "platform": p,
+                    "label": lab,
+                    "n": int(v[0]),
+                    "compound_sum": v[1],
+                }
                 for (h, e, p, lab), v in sorted(agg.items())
             ],
         )
@@ -307,7 +316,13 @@ def rebuild_rollup(store: Store, *, since: datetime | None = None) -> int:
         if since is not None:
             q = q.where(rollup_hourly.c.hour >= hour_of(since))
         conn.execute(q)
-        sel = sa.select(mentions.c.created_at, mentions.c.matched, mentions.c.platform, mentions.c.label, mentions.c.compound)
+        sel = sa.select(
+            mentions.c.created_at,
+            mentions.c.matched,
+            mentions.c.platform,
+            mentions.c.label,
+            mentions.c.compound,
+        )
         if since is not None:
             sel = sel.where(h >= hour_of(since))
         agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -319,7 +334,14 @@ def rebuild_rollup(store: Store, *, since: datetime | None = None) -> int:
             conn.execute(
                 rollup_hourly.insert(),
                 [
-                    {"hour": k[0], "matched": k[1], "platform": k[2], "label": k[3], "n": int(v[0]), "compound_sum": v[1]}
+                    {
+                        "hour": k[0],
+                        "matched": k[1],
+                        "platform": k[2],
+                        "label": k[3],
+                        "n": int(v[0]),
+                        "compound_sum": v[1],
+                    }
                     for k, v in agg.items()
                 ],
             )

@@ -109,18 +109,43 @@ class _PgServer:
     def start(self) -> str:
         if self.as_root:
             shutil.chown(self.dir, "postgres", "postgres")
-        r = self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+        r = self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed: {r.stderr.strip()}")
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        r = self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "-t", "60", "start")
+        r = self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         if r.returncode != 0:
             log = (self.dir / "log").read_text() if (self.dir / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip()} {log[-500:]}")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+        )
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -133,7 +158,9 @@ def pg_server_url() -> Iterator[str]:
         return
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL binaries not found (apt-get install postgresql) and EARFUL_TEST_PG_URL unset")
+        pytest.skip(
+            "PostgreSQL binaries not found (apt-get install postgresql) and EARFUL_TEST_PG_URL unset"
+        )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         pytest.skip("running as root without runuser: cannot start PostgreSQL")
     server = _PgServer(bindir)

@@ -16,7 +16,15 @@ from earful.store import Store, rebuild_rollup
 T0 = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
 
 
-def mk(i: int, *, label: str = "negative", compound: float = -0.5, matched: str = "Acme", at: datetime = T0, **kw) -> Mention:
+def mk(
+    i: int,
+    *,
+    label: str = "negative",
+    compound: float = -0.5,
+    matched: str = "Acme",
+    at: datetime = T0,
+    **kw,
+) -> Mention:
     base = dict(
         platform="mastodon",
         external_id=f"https://example.social/statuses/{i}",
@@ -48,7 +56,9 @@ def test_upgrade_is_idempotent_and_recorded(db_url):
     assert store.upgrade() == []
     assert store.is_current()
     with store.read() as c:
-        versions = list(c.scalars(sa.select(schema_migrations.c.version).order_by(schema_migrations.c.version)))
+        versions = list(
+            c.scalars(sa.select(schema_migrations.c.version).order_by(schema_migrations.c.version))
+        )
     assert versions == [v for v, _, _ in MIGRATIONS]
 
 
@@ -99,7 +109,11 @@ def test_timestamps_come_back_tz_aware_utc(any_store):
 def test_hostile_text_and_raw_are_stored_verbatim(any_store):
     from earful.text import clean_text
 
-    evil = "<script>alert(1)</script>\u202eevil\x00\x07 ![x](http://e/x.png) " + "A" * 100_000 + "\ud800"
+    evil = (
+        "<script>alert(1)</script>\u202eevil\x00\x07 ![x](http://e/x.png) "
+        + "A" * 100_000
+        + "\ud800"
+    )
     m = mk(1, text=clean_text(evil), raw={"content": "<p>hi</p>", "nested": {"ok": [1, 2]}})
     any_store.save_page("mastodon", "Acme", [m], None)
     with any_store.read() as c:
@@ -119,7 +133,15 @@ def test_needs_reply_mentions_enter_the_queue_once(any_store):
 
 
 def test_rebuild_rollup_matches_incremental(any_store):
-    batch = [mk(i, label=("positive" if i % 3 else "negative"), compound=(0.5 if i % 3 else -0.4), at=T0 + timedelta(minutes=17 * i)) for i in range(40)]
+    batch = [
+        mk(
+            i,
+            label=("positive" if i % 3 else "negative"),
+            compound=(0.5 if i % 3 else -0.4),
+            at=T0 + timedelta(minutes=17 * i),
+        )
+        for i in range(40)
+    ]
     any_store.save_page("mastodon", "Acme", batch[:25], None)
     any_store.save_page("mastodon", "Acme", batch[20:], None)
     incremental = rollup(any_store)
