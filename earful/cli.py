@@ -125,10 +125,9 @@ def db_upgrade(env: Env) -> None:
 @pass_env
 def listen(env: Env, once: bool, only: str | None) -> None:
     """Run the listener worker: poll every configured source on its schedule."""
-    from earful import poller
-
     settings = env.settings
     store = env.ready_store()
+    from earful import poller
     if only is not None and only not in {s.key for s in settings.sources}:
         known = ", ".join(s.key for s in settings.sources) or "none configured"
         fail(f"--source: no source named {only!r} in {settings.path} (known: {known})")
@@ -139,11 +138,12 @@ def listen(env: Env, once: bool, only: str | None) -> None:
 @pass_env
 def status(env: Env) -> None:
     """Show every configured source and its health."""
+    settings, store = env.settings, env.ready_store()
     from earful import poller
 
-    rows = poller.status_rows(env.settings, env.ready_store())
+    rows = poller.status_rows(settings, store)
     if not rows:
-        click.echo(f"no sources configured in {env.settings.path}")
+        click.echo(f"no sources configured in {settings.path}")
         return
     for r in rows:
         last = r.get("last_success")
