@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages._common import user_picker
+
 st.set_page_config(page_title="Earful", page_icon=":ear:", layout="wide")
 
 pages = [
@@ -17,4 +19,6 @@ pages = [
     st.Page("app_pages/queue.py", title="Reply queue", icon=":material/support_agent:"),
     st.Page("app_pages/sources.py", title="Sources", icon=":material/sensors:"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+user_picker()
+page.run()
