@@ -238,6 +238,19 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     return run
 
 
+def _dashboard_indexes(conn: Connection) -> None:
+    """Indexes the dashboard's bounded reads lean on (demo label, filters, queue KPIs)."""
+    for name, table, cols in (
+        ("ix_mentions_is_demo", "mentions", "is_demo, created_at"),
+        ("ix_mentions_platform_created_at", "mentions", "platform, created_at"),
+        ("ix_mentions_lang", "mentions", "lang"),
+        ("ix_queue_first_reply_at", "queue_items", "first_reply_at"),
+        ("ix_queue_waiting_since", "queue_items", "waiting_since"),
+    ):
+        # plain DDL: an sa.Index here would attach itself to the Table objects
+        conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (
         1,
@@ -250,4 +263,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         _create(queue_items, queue_notes, audit_log, replies),
     ),
     (3, "alerts and canned replies", _create(alerts, canned_replies)),
+    (4, "dashboard read indexes", _dashboard_indexes),
 ]
