@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection
 
 from earful.models import Mention
-from earful.schema import queue_items
 
 if TYPE_CHECKING:
     from earful.store import Store
@@ -50,19 +49,10 @@ def band_for(priority: float) -> str:
 
 
 def enqueue(conn: Connection, store: Store, new: Sequence[tuple[int, Mention]], now: datetime) -> None:
-    """Open a queue item for each newly stored mention that needs a reply."""
-    rows = [
-        {
-            "mention_id": mid,
-            "status": "open",
-            "priority": m.priority,
-            "band": band_for(m.priority),
-            "created_at": now,
-            "waiting_since": m.created_at,
-            "version": 1,
-        }
-        for mid, m in new
-        if m.needs_reply
-    ]
-    if rows:
-        conn.execute(store.insert(queue_items).on_conflict_do_nothing(), rows)
+    """Open a queue item for each new mention that needs a reply, or reopen its conversation's.
+
+    Runs in the insert transaction; the state machine lives in `earful.queue`.
+    """
+    from earful.queue import enqueue_new  # late: earful.queue imports band_for from here
+
+    enqueue_new(conn, store, new, now)
