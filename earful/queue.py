@@ -133,7 +133,7 @@ def enqueue_new(
     new_ids = {mid for mid, _ in new}
     convs: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key in {(m.platform, m.thread_id, m.author) for _, m in new if m.thread_id}:
-        row = conn.execute(
+        found = conn.execute(
             sa.select(queue_items)
             .join(mentions, mentions.c.id == queue_items.c.mention_id)
             .where(
@@ -146,8 +146,8 @@ def enqueue_new(
             .order_by(queue_items.c.created_at.desc())
             .limit(1)
         ).first()
-        if row is not None:
-            convs[key] = dict(row._mapping)  # type: ignore[index]
+        if found is not None:
+            convs[(key[0], key[1] or "", key[2])] = dict(found._mapping)
     inserts: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     for mid, m in sorted(new, key=lambda x: x[1].created_at):
@@ -159,7 +159,7 @@ def enqueue_new(
         if not m.needs_reply:
             continue
         band = band_for(m.priority)
-        row = {
+        row: dict[str, Any] = {
             "mention_id": mid,
             "status": "open",
             "priority": m.priority,
