@@ -155,6 +155,34 @@ class CannedReply(_Strict):
     text: str = Field(min_length=1)
 
 
+class ReplyAccount(_Strict):
+    """The brand's own account on one platform, used to send replies (`[replies.<platform>]`).
+
+    Secrets are named by variable: `token_env` (Mastodon user token with
+    write:statuses, X user-context token, Lemmy JWT), `identifier_env` +
+    `password_env` (Bluesky handle + app password, Lemmy or Reddit login),
+    `client_id_env` + `client_secret_env` (Reddit approved app).
+    """
+
+    base_url: str | None = None
+    auth_url: str | None = None
+    token_env: str | None = None
+    identifier_env: str | None = None
+    password_env: str | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    handle: str | None = None
+    user_agent: str | None = None
+
+
+class RepliesConfig(_Strict):
+    mastodon: ReplyAccount | None = None
+    bluesky: ReplyAccount | None = None
+    x: ReplyAccount | None = None
+    lemmy: ReplyAccount | None = None
+    reddit: ReplyAccount | None = None
+
+
 class Settings(_Strict):
     brand: BrandConfig
     competitors: dict[str, list[str]] = {}
@@ -163,6 +191,7 @@ class Settings(_Strict):
     dashboard: DashboardConfig = DashboardConfig()
     alerts: AlertsConfig = AlertsConfig()
     canned_replies: list[CannedReply] = []
+    replies: RepliesConfig = RepliesConfig()
     # Where it came from; not part of the TOML.
     path: str = DEFAULT_CONFIG
     secrets: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
