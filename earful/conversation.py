@@ -1,0 +1,76 @@
+"""Context around one mention for the reply queue: its thread and the author's earlier posts.
+
+Both reads are small and indexed (`ix_mentions_thread` on platform + thread_id,
+`ix_mentions_author` on platform + author) and bounded by `limit`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from earful.schema import mentions
+from earful.store import Store
+
+_COLS = (
+    mentions.c.id,
+    mentions.c.platform,
+    mentions.c.author,
+    mentions.c.author_followers,
+    mentions.c.text,
+    mentions.c.url,
+    mentions.c.created_at,
+    mentions.c.label,
+    mentions.c.intent,
+)
+
+
+def _mention(conn: sa.Connection, mention_id: int) -> Any:
+    return conn.execute(
+        sa.select(
+            mentions.c.platform, mentions.c.thread_id, mentions.c.author, mentions.c.created_at
+        ).where(mentions.c.id == mention_id)
+    ).first()
+
+
+def thread_for(store: Store, mention_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Other known posts of the same thread (same platform and thread_id), oldest first."""
+    with store.read() as conn:
+        m = _mention(conn, mention_id)
+        if m is None or not m.thread_id:
+            return []
+        rows = conn.execute(
+            sa.select(*_COLS)
+            .where(
+                mentions.c.platform == m.platform,
+                mentions.c.thread_id == m.thread_id,
+                mentions.c.id != mention_id,
+            )
+            .order_by(mentions.c.created_at.asc(), mentions.c.id.asc())
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def author_history(store: Store, mention_id: int, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The same author's earlier posts on the same platform, newest first."""
+    with store.read() as conn:
+        m = _mention(conn, mention_id)
+        if m is None or not m.author:
+            return []
+        rows = conn.execute(
+            sa.select(*_COLS)
+            .where(
+                mentions.c.platform == m.platform,
+                mentions.c.author == m.author,
+                mentions.c.created_at <= m.created_at,
+                mentions.c.id != mention_id,
+            )
+            .order_by(mentions.c.created_at.desc(), mentions.c.id.desc())
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+__all__ = ["thread_for", "author_history"]

@@ -1,0 +1,343 @@
+"""AppTest for the Reply queue and Sources pages on real SQLite files.
+
+Timestamps are relative to the real clock (the pages ask for "now"); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from earful import queue as q
+from earful.models import Mention
+from earful.schema import alerts as alerts_table
+from earful.schema import source_health
+from earful.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+QUEUE_PAGE = str(ROOT / "app_pages" / "queue.py")
+SOURCES_PAGE = str(ROOT / "app_pages" / "sources.py")
+
+CONFIG = """
+[brand]
+name = "Acme"
+terms = ["acme"]
+handles = ["@acme"]
+
+[competitors]
+Globex = ["globex"]
+
+[dashboard]
+team = ["Alex", "Sam"]
+refresh = "1h"
+
+[[canned_replies]]
+name = "Sorry"
+text = "Hi {author}, sorry about this. The {brand} team is on it."
+"""
+SOURCES = """
+[[sources]]
+platform = "demo"
+every = "1m"
+"""
+HOSTILE = (
+    '<img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '
+    "![pixel](http://evil.example/p.png) [click](javascript:alert(1)) \u202eevil\u202c acme"
+)
+
+
+def mention(i: int, **kw) -> Mention:
+    now = datetime.now(UTC)
+    base = dict(
+        platform="mastodon",
+        external_id=f"t:{i}",
+        url=f"https://social.example/@user{i}/{i}",
+        author=f"user{i}",
+        text=f"@acme order {i} still not here",
+        created_at=now - timedelta(minutes=10 + i),
+        author_followers=10 * i,
+        matched="Acme",
+        compound=-0.6,
+        label="negative",
+        intent="complaint",
+        needs_reply=True,
+        reason="test",
+        priority=50.0 + i,
+    )
+    base.update(kw)
+    return Mention(**base)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write a config, point the pages at it and at a fresh SQLite database; return a helper."""
+
+    class Env:
+        def __init__(self) -> None:
+            self.url = f"sqlite:///{tmp_path / 'earful.db'}"
+            self.store = Store(self.url)
+            self.store.upgrade()
+            self.config = tmp_path / "earful.toml"
+            self.configure(CONFIG + SOURCES)
+            monkeypatch.setenv("EARFUL_CONFIG", str(self.config))
+            monkeypatch.setenv("EARFUL_DATABASE_URL", self.url)
+
+        def configure(self, text: str) -> None:
+            self.config.write_text(text, encoding="utf-8")
+
+        def add(self, *ms: Mention) -> list[int]:
+            return list(self.store.save_page("test", "q", ms, None).inserted_ids)
+
+        def page(self, path: str, user: str | None = "Alex") -> AppTest:
+            at = AppTest.from_file(path, default_timeout=30)
+            if user:
+                at.session_state["earful_user"] = user
+            return at.run()
+
+    e = Env()
+    yield e
+    e.store.engine.dispose()
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [str(el.value) for el in getattr(at, kind)]
+
+
+def listed(at: AppTest) -> list[int]:
+    """Ids in the queue table (empty when the page shows no table)."""
+    if not len(at.dataframe) or at.dataframe[0].value.empty:
+        return []
+    return [int(i) for i in at.dataframe[0].value["id"]]
+
+
+def open_item(at: AppTest, mid: int) -> AppTest:
+    return at.selectbox(key="q_sel").set_value(mid).run()
+
+
+# -- queue -------------------------------------------------------------------------------
+def test_queue_empty_state(env):
+    at = env.page(QUEUE_PAGE)
+    assert not at.exception
+    assert any("Nothing waits for a reply" in t for t in texts(at, "info"))
+
+
+def test_queue_lists_highest_priority_first_and_filters(env):
+    ids = env.add(
+        mention(1, priority=20.0),
+        mention(2, priority=90.0, platform="bluesky", external_id="b:2"),
+        mention(3, priority=60.0, intent="question"),
+    )
+    at = env.page(QUEUE_PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [ids[1], ids[2], ids[0]]
+    at.selectbox(key="q_f_platform").set_value("bluesky").run()
+    assert list(at.dataframe[0].value["id"]) == [ids[1]]
+    at.selectbox(key="q_f_platform").set_value("All").run()
+    at.selectbox(key="q_f_intent").set_value("question").run()
+    assert list(at.dataframe[0].value["id"]) == [ids[2]]
+
+
+def test_queue_breached_only_filter(env):
+    now = datetime.now(UTC)
+    ids = env.add(
+        mention(1, created_at=now - timedelta(days=5), priority=10.0),  # low band: 72h target
+        mention(2, priority=10.0),
+    )
+    at = env.page(QUEUE_PAGE)
+    assert len(at.dataframe[0].value) == 2
+    at.toggle(key="q_f_breached").set_value(True).run()
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [ids[0]]
+    assert table["SLA"].iloc[0].startswith("⚠ breached")
+
+
+def test_assign_to_me_and_resolve_record_who(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE, user="Sam"), mid)
+    at.button(key=f"q_me_{mid}").click().run()
+    assert not at.exception
+    item = q.get_item(env.store, mid)
+    assert item["assignee"] == "Sam" and item["updated_by"] == "Sam"
+    assert any("Assigned to you" in t for t in texts(at, "success"))
+    at.selectbox(key=f"q_status_{mid}").set_value("resolved").run()
+    at.button(key=f"q_apply_{mid}").click().run()
+    item = q.get_item(env.store, mid)
+    assert item["status"] == "resolved" and item["resolved_at"] is not None
+    actions = [(a["actor"], a["action"]) for a in q.audit_for(env.store, mid)]
+    assert ("Sam", "assign") in actions and ("Sam", "status") in actions
+    # The resolved item left the open list but stays open in the detail pane.
+    assert at.selectbox(key="q_sel").value == mid
+
+
+def test_assign_to_a_teammate(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    at.selectbox(key=f"q_assignee_{mid}").set_value("Sam").run()
+    at.button(key=f"q_assign_{mid}").click().run()
+    assert q.get_item(env.store, mid)["assignee"] == "Sam"
+    at.selectbox(key="q_f_assignee").set_value("Sam").run()
+    assert listed(at) == [mid]
+    at.selectbox(key="q_f_assignee").set_value("Alex").run()
+    assert listed(at) == []
+
+
+def test_stale_version_from_another_session_is_not_overwritten(env):
+    (mid,) = env.add(mention(1))
+    alex = open_item(env.page(QUEUE_PAGE, user="Alex"), mid)
+    sam = open_item(env.page(QUEUE_PAGE, user="Sam"), mid)
+    sam.button(key=f"q_me_{mid}").click().run()  # Sam takes it first
+    # Alex still looks at the old version: picks "dismissed" and applies in one go.
+    alex.selectbox(key=f"q_status_{mid}").set_value("dismissed")
+    alex.button(key=f"q_apply_{mid}").click().run()
+    item = q.get_item(env.store, mid)
+    assert item["status"] == "open" and item["assignee"] == "Sam"
+    warning = " ".join(texts(alex, "warning"))
+    assert "changed by Sam" in warning and "assigned to Sam" in warning
+    # Alex now sees the current state and can act on it deliberately.
+    alex.button(key=f"q_apply_{mid}").click().run()
+    assert q.get_item(env.store, mid)["status"] == "dismissed"
+
+
+def test_snooze_until_a_time(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    at.selectbox(key=f"q_status_{mid}").set_value("snoozed").run()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    at.date_input(key=f"q_snooze_d_{mid}").set_value(tomorrow).run()
+    at.time_input(key=f"q_snooze_t_{mid}").set_value(time(9, 30)).run()
+    at.button(key=f"q_apply_{mid}").click().run()
+    assert not at.exception
+    item = q.get_item(env.store, mid)
+    assert item["status"] == "snoozed"
+    assert item["snoozed_until"] == datetime(
+        tomorrow.year, tomorrow.month, tomorrow.day, 9, 30, tzinfo=UTC
+    )
+    assert mid not in [i["mention_id"] for i in q.list_queue(env.store)]
+
+
+def test_snooze_in_the_past_is_refused_with_a_message(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    at.selectbox(key=f"q_status_{mid}").set_value("snoozed").run()
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    at.date_input(key=f"q_snooze_d_{mid}").set_value(yesterday).run()
+    at.button(key=f"q_apply_{mid}").click().run()
+    assert q.get_item(env.store, mid)["status"] == "open"
+    assert any("future" in t for t in texts(at, "error"))
+
+
+def test_internal_note(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    at.text_area(key=f"q_note_{mid}").input("Called them back, refund on its way").run()
+    at.button(key=f"q_addnote_{mid}").click().run()
+    notes = q.notes_for(env.store, mid)
+    assert [(n["author"], n["text"]) for n in notes] == [
+        ("Alex", "Called them back, refund on its way")
+    ]
+    assert at.text_area(key=f"q_note_{mid}").value == ""
+
+
+def test_canned_reply_fills_the_draft_and_manual_reply_is_recorded(env):
+    (mid,) = env.add(mention(1, platform="hackernews", external_id="hn:1"))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    at.selectbox(key=f"q_canned_{mid}").set_value("Sorry").run()
+    assert at.text_area(key=f"q_draft_{mid}").value == (
+        "Hi user1, sorry about this. The Acme team is on it."
+    )
+    assert f"q_send_{mid}" not in [b.key for b in at.button]  # HN: manual replies only
+    at.text_input(key=f"q_manual_url_{mid}").input("https://news.ycombinator.com/item?id=1").run()
+    at.button(key=f"q_manual_{mid}").click().run()
+    assert not at.exception
+    assert any("replied manually" in t for t in texts(at, "success"))
+    assert q.get_item(env.store, mid)["first_reply_at"] is not None
+
+
+def test_no_actions_without_a_name(env):
+    (mid,) = env.add(mention(1))
+    at = open_item(env.page(QUEUE_PAGE, user=None), mid)
+    assert f"q_me_{mid}" not in [b.key for b in at.button]
+    assert any("Who are you" in t for t in texts(at, "info"))
+
+
+def test_thread_and_author_history_in_the_detail_pane(env):
+    now = datetime.now(UTC)
+    ids = env.add(
+        mention(1, thread_id="th", author="kim", created_at=now - timedelta(hours=3)),
+        mention(2, thread_id="th", author="lee", needs_reply=False, text="acme same here"),
+        mention(3, author="kim", created_at=now - timedelta(days=2), needs_reply=False),
+    )
+    at = open_item(env.page(QUEUE_PAGE), ids[0])
+    labels = [e.label for e in at.expander]
+    assert "Thread (1)" in labels and "Earlier posts by this author (1)" in labels
+
+
+def test_hostile_post_is_inert_text(env):
+    big = HOSTILE + " x" * 60_000
+    (mid,) = env.add(mention(1, text=big, author="<b>mallory</b>"))
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    assert not at.exception
+    body = [t for t in texts(at, "text") if "onerror" in t]
+    assert body and body[0].startswith('<img src=x onerror="window.__pwned=1">')
+    assert "\u202e" not in body[0] and len(body[0]) <= 20_000
+    for md in texts(at, "markdown") + texts(at, "caption"):
+        assert "<img" not in md and "<script" not in md and "](http" not in md
+
+
+# -- sources -------------------------------------------------------------------------------
+def test_sources_empty_state(env):
+    env.configure(CONFIG)
+    at = env.page(SOURCES_PAGE)
+    assert not at.exception
+    assert any("No sources are configured" in t for t in texts(at, "info"))
+
+
+def test_sources_health_errors_and_gaps(env):
+    now = datetime.now(UTC)
+    with env.store.write() as conn:
+        conn.execute(
+            sa.insert(source_health).values(
+                source="demo",
+                platform="demo",
+                last_attempt=now - timedelta(minutes=1),
+                last_success=now - timedelta(hours=5),
+                last_error="cannot reach the server <script>x</script>",
+                error_kind="unreachable",
+                last_error_at=now - timedelta(minutes=1),
+                consecutive_failures=4,
+                items_today=12,
+                next_poll=now + timedelta(minutes=5),
+            )
+        )
+        conn.execute(
+            sa.insert(alerts_table).values(
+                kind="gap",
+                subject="demo",
+                dedupe_key="gap:demo:1",
+                window_start=now - timedelta(hours=6),
+                window_end=now,
+                created_at=now - timedelta(minutes=30),
+                summary="demo usually yields mentions but has been silent for 6 hours",
+            )
+        )
+    at = env.page(SOURCES_PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    row = table[table["source"] == "demo"].iloc[0]
+    assert "failing" in row["status"] and row["items today"] == 12
+    assert "cannot reach the server" in row["last error"]
+    assert any("silent for 6 hours" in t for t in texts(at, "error"))
+    assert any("synthetic" in t.lower() for t in texts(at, "markdown"))
+    for md in texts(at, "warning") + texts(at, "markdown"):
+        assert "<script>" not in md
+
+
+def test_sources_never_polled(env):
+    at = env.page(SOURCES_PAGE)
+    assert not at.exception
+    assert "never polled" in at.dataframe[0].value["status"].iloc[0]
