@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from listeners.base import Listener
+from listeners.bluesky import BlueskyListener
 from listeners.demo import DemoListener
+from listeners.mastodon import MastodonListener
+from listeners.reddit import RedditListener
+from listeners.x import XListener
 
 REGISTRY: dict[str, type[Listener]] = {
     cls.platform: cls
     for cls in (
         DemoListener,
+        MastodonListener,
+        BlueskyListener,
+        RedditListener,
+        XListener,
     )
 }
 

@@ -1,0 +1,345 @@
+"""Mastodon: public hashtag timelines on one instance, plus full-text search with a token.
+
+Endpoints (one `[[sources]]` entry per instance, `base_url` = the instance):
+- `GET /api/v1/timelines/tag/{tag}?limit=40&min_id=X`, one query per hashtag
+  (`hashtags = [...]`, default: the single-word brand and competitor terms).
+- `GET /api/v2/search?q=TERM&type=statuses&limit=40&min_id=X` when `token_env`
+  names a user token (`read:search`); one request per term, phrases quoted.
+
+Auth in 2026: hashtag timelines are public on most instances, but since 4.5
+an admin may set hashtag feeds to `authenticated` or `disabled`
+(`/api/v2/instance` -> configuration.timelines_access.hashtag_feeds): the
+feed then answers 401 or an empty list, which health reports as "requires
+login for hashtag feeds". Full-text search needs a token, needs Elasticsearch
+on the instance and only finds posts from accounts that opted in to search.
+
+Limits: 300 requests / 5 min per account and per IP; on 429 the reset header
+`X-RateLimit-Reset` is an ISO timestamp.
+
+Cursor: `{"min_id": id}` per (instance, hashtag): the newest status id stored.
+Polls walk forward with `min_id` following `Link rel="prev"`, one page per
+transaction, so there is no gap when more than 40 posts arrived. The first
+poll walks backwards (`max_id`) through the backfill window and saves the
+cursor only once the walk is complete. Search keeps the largest id seen and
+moves it only after all pages of a poll are stored. IDs are opaque strings,
+ordered by length then lexically; a status is deduplicated across instances
+by its federation `uri` (external_id), while native_id is this instance's id
+(the one a reply needs). Known limit: a remote post federated late can get an
+id below the cursor and is then missed by the timeline.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from selectolax.lexbor import LexborHTMLParser
+
+from earful.models import Mention, Page, as_utc
+from listeners import _http
+from listeners.base import Listener, Query, SourceError
+
+PLATFORM = "mastodon"
+_TAG = re.compile(r"^\w+$")
+NEEDS_LOGIN = "requires login for hashtag feeds"
+_BLANKS = re.compile(r"[ \t]*\n(?:[ \t]*\n)+[ \t]*")
+
+
+class MastodonOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashtags: list[str] = []
+    token_env: str | None = None
+    limit: int = Field(40, ge=1, le=40)
+    max_pages: int = Field(10, ge=1, le=100)
+
+    @field_validator("hashtags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        out = []
+        for tag in v:
+            t = tag.strip().lstrip("#")
+            if not _TAG.match(t):
+                raise ValueError(f"{tag!r} is not a hashtag (letters, digits, underscore)")
+            out.append(t)
+        return out
+
+
+def id_key(status_id: str) -> tuple[int, str]:
+    """Sort key for Mastodon's opaque string ids: by length, then lexically."""
+    return (len(status_id), status_id)
+
+
+def newest_id(ids: list[str], current: str | None = None) -> str | None:
+    """The largest id among `ids` and `current`."""
+    pool = [i for i in ids if i] + ([current] if current else [])
+    return max(pool, key=id_key) if pool else None
+
+
+def html_to_text(html: str | None) -> str:
+    """Mastodon's sanitised HTML -> plain text: hidden URL parts dropped, paragraphs as newlines."""
+    if not html:
+        return ""
+    tree = LexborHTMLParser(html)
+    for node in tree.css("span.invisible, script, style"):
+        node.decompose()
+    for node in tree.css("span.ellipsis"):  # Mastodon shortens long links: show that it did
+        node.insert_after("…")
+    for node in tree.css("br"):
+        node.replace_with("\n")
+    for node in tree.css("p"):
+        node.insert_after("\n\n")
+    body = tree.body
+    text = body.text(deep=True, separator="") if body is not None else ""
+    return _BLANKS.sub("\n\n", text).strip()
+
+
+def _ts(value: str) -> datetime:
+    return as_utc(datetime.fromisoformat(value))
+
+
+def parse_status(status: Mapping[str, Any], instance: str, source: str | None = None) -> Mention:
+    """One Status (a boost is unwrapped to the boosted post) -> Mention."""
+    inner = status.get("reblog") or status
+    account = inner["account"]
+    acct = str(account["acct"])
+    if "@" not in acct:  # a local account: qualify it so authors agree across instances
+        acct = f"{acct}@{urlsplit(instance).hostname or instance}"
+    text = html_to_text(inner.get("content"))
+    if inner.get("spoiler_text"):
+        text = f"{inner['spoiler_text']}\n\n{text}"
+    followers = account.get("followers_count")
+    return Mention(
+        platform=PLATFORM,
+        external_id=str(inner["uri"]),
+        url=str(inner.get("url") or inner["uri"]),
+        author=acct,
+        text=text,
+        created_at=_ts(inner["created_at"]),
+        author_followers=int(followers) if isinstance(followers, int) else None,
+        lang=inner.get("language") or None,
+        in_reply_to=inner.get("in_reply_to_id"),
+        native_id=str(inner["id"]),
+        engagement=sum(
+            int(inner.get(k) or 0)
+            for k in ("favourites_count", "reblogs_count", "replies_count", "quotes_count")
+        ),
+        raw=dict(status),
+        source=source,
+    )
+
+
+def parse(payload: Any, instance: str, source: str | None = None) -> tuple[list[Mention], int]:
+    """A timeline (list) or a v2 search result (dict) -> (mentions, malformed items skipped)."""
+    items = payload.get("statuses") if isinstance(payload, dict) else payload
+    if not isinstance(items, list):
+        raise SourceError("bad_payload", "Mastodon sent neither a status list nor search results")
+    out: dict[str, Mention] = {}
+    skipped = 0
+    for item in items:
+        try:
+            m = parse_status(item, instance, source)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped += 1
+            continue
+        out.setdefault(m.external_id, m)
+    return list(out.values()), skipped
+
+
+def search_queries(query: Query) -> list[str]:
+    """Mastodon search ANDs words, so each configured term is its own search."""
+    if query.override:
+        return [query.override]
+    return [f'"{t}"' if exact else t for t, exact in _http.search_terms(query.terms)]
+
+
+class MastodonListener(Listener):
+    platform = PLATFORM
+    Options: ClassVar[type[BaseModel]] = MastodonOptions
+    default_base_url = "https://mastodon.social"
+    sees = (
+        "Hashtag timelines see public posts with that hashtag federated to this instance; "
+        "full-text search (with a token) sees only posts from accounts that opted in to search."
+    )
+    options: MastodonOptions
+
+    # -- queries --------------------------------------------------------------
+    def queries(self, entities: Mapping[str, list[str]]) -> list[Query]:
+        """One query per hashtag, plus one search query per entity when a token is set."""
+        first = next(iter(entities))
+        tags = list(self.options.hashtags)
+        if not tags:
+            for terms in entities.values():
+                for t, _exact in _http.search_terms(terms):
+                    tag = t.lstrip("#@")
+                    if _TAG.match(tag) and tag.lower() not in {x.lower() for x in tags}:
+                        tags.append(tag)
+        out = [Query(f"tag:{t.lower()}", _entity_for(t, entities, first), (t,)) for t in tags]
+        if self.ctx.secret("token_env"):
+            if self.ctx.source.query:
+                out.append(Query("search:custom", first, (), self.ctx.source.query))
+            else:
+                out += [Query(f"search:{k}", k, tuple(v)) for k, v in entities.items()]
+        return out
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        if query.key.startswith("tag:"):
+            yield from self._poll_tag(query.terms[0], cursor)
+        else:
+            yield from self._poll_search(query, cursor)
+
+    # -- HTTP -----------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        token = self.ctx.secret("token_env")
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        return _http.request(
+            self.ctx, "GET", self.base_url + path, params=params, headers=self._headers()
+        )
+
+    def _parse(self, payload: Any) -> tuple[list[Mention], int]:
+        return parse(payload, self.base_url, self.ctx.source.key)
+
+    # -- hashtag timelines ----------------------------------------------------
+    def _poll_tag(self, tag: str, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        path = f"/api/v1/timelines/tag/{quote(tag)}"
+        min_id = (cursor or {}).get("min_id")
+        try:
+            if min_id:
+                yield from self._forward(path, str(min_id))
+            else:
+                yield from self._backfill(path, tag)
+        except SourceError as exc:
+            if exc.kind == "needs_credentials" and not self._headers():
+                raise SourceError("needs_credentials", self._login_message(tag)) from exc
+            raise
+
+    def _forward(self, path: str, min_id: str) -> Iterator[Page]:
+        limit = self.options.limit
+        for _ in range(self.options.max_pages):
+            resp = self._get(path, {"limit": limit, "min_id": min_id})
+            payload = _json(resp)
+            if not isinstance(payload, list):
+                raise SourceError("bad_payload", "Mastodon timeline is not a list")
+            mentions, skipped = self._parse(payload)
+            ids = [str(s["id"]) for s in payload if isinstance(s, dict) and s.get("id")]
+            new_min = _link_param(resp, "prev", "min_id") or newest_id(ids)
+            if not payload or new_min is None or id_key(new_min) <= id_key(min_id):
+                yield Page(mentions, None, skipped, done=True)
+                return
+            min_id = new_min
+            yield Page(mentions, {"min_id": min_id}, skipped, done=len(payload) < limit)
+            if len(payload) < limit:
+                return
+
+    def _backfill(self, path: str, tag: str) -> Iterator[Page]:
+        cutoff = self.ctx.clock() - self.ctx.source.backfill
+        newest: str | None = None
+        params: dict[str, Any] = {"limit": self.options.limit}
+        for _ in range(self.options.max_pages):
+            resp = self._get(path, params)
+            payload = _json(resp)
+            if not isinstance(payload, list):
+                raise SourceError("bad_payload", "Mastodon timeline is not a list")
+            if not payload and newest is None:
+                self._check_hashtag_access(tag)
+            mentions, skipped = self._parse(payload)
+            ids = [str(s["id"]) for s in payload if isinstance(s, dict) and s.get("id")]
+            newest = newest_id(ids, newest)
+            yield Page([m for m in mentions if m.created_at >= cutoff], None, skipped)
+            max_id = _link_param(resp, "next", "max_id") or (min(ids, key=id_key) if ids else None)
+            oldest = min((m.created_at for m in mentions), default=None)
+            if not payload or max_id is None or (oldest is not None and oldest < cutoff):
+                break
+            params = {"limit": self.options.limit, "max_id": max_id}
+        yield Page([], {"min_id": newest} if newest else None, done=True)
+
+    def _check_hashtag_access(self, tag: str) -> None:
+        """An empty first page: say so plainly when the instance restricts hashtag feeds."""
+        if self._headers():
+            return
+        key = f"mastodon:instance:{self.base_url}"
+        if key not in self.ctx.state:
+            try:
+                resp = self._get("/api/v2/instance", {})
+                self.ctx.state[key] = _json(resp)
+            except SourceError:
+                self.ctx.state[key] = {}
+        info = self.ctx.state[key]
+        feeds = (
+            (
+                (((info or {}).get("configuration") or {}).get("timelines_access") or {}).get(
+                    "hashtag_feeds"
+                )
+                or {}
+            )
+            if isinstance(info, dict)
+            else {}
+        )
+        if any(v in ("authenticated", "disabled") for v in feeds.values()):
+            raise SourceError("needs_credentials", self._login_message(tag))
+
+    def _login_message(self, tag: str) -> str:
+        host = urlsplit(self.base_url).hostname or self.base_url
+        return f"{host} {NEEDS_LOGIN} (#{tag}); set token_env to a user token"
+
+    # -- full-text search -------------------------------------------------------
+    def _poll_search(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        if not self._headers():
+            raise SourceError("needs_credentials", "Mastodon full-text search needs token_env")
+        old = (cursor or {}).get("min_id")
+        cutoff = self.ctx.clock() - self.ctx.source.backfill
+        newest: str | None = old
+        limit = self.options.limit
+        for q in search_queries(query):
+            for page in range(self.options.max_pages):
+                params: dict[str, Any] = {"q": q, "type": "statuses", "limit": limit}
+                if old:
+                    params["min_id"] = old
+                if page:
+                    params["offset"] = page * limit
+                payload = _json(self._get("/api/v2/search", params))
+                mentions, skipped = self._parse(payload)
+                items = payload.get("statuses") or []
+                ids = [str(s["id"]) for s in items if isinstance(s, dict) and s.get("id")]
+                newest = newest_id(ids, newest)
+                if not old:
+                    mentions = [m for m in mentions if m.created_at >= cutoff]
+                yield Page(mentions, None, skipped)
+                if len(items) < limit:
+                    break
+        yield Page([], {"min_id": newest} if newest else None, done=True)
+
+
+def _entity_for(tag: str, entities: Mapping[str, list[str]], default: str) -> str:
+    for name, terms in entities.items():
+        if any(t.lower().replace(" ", "") == tag.lower() for t, _ in _http.search_terms(terms)):
+            return name
+    return default
+
+
+def _link_param(resp: httpx.Response, rel: str, name: str) -> str | None:
+    """A query parameter of the `Link` header's `rel` URL (Mastodon paging)."""
+    link = resp.links.get(rel, {}).get("url")
+    if not link:
+        return None
+    values = parse_qs(urlsplit(link).query).get(name)
+    return values[0] if values else None
+
+
+def _json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise SourceError(
+            "bad_payload", f"Mastodon sent a body that is not JSON ({exc})", transient=True
+        ) from exc
+
+
+__all__ = ["MastodonListener", "html_to_text", "id_key", "parse", "parse_status"]

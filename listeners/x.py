@@ -1,0 +1,203 @@
+"""X (Twitter): API v2 recent search with an app-only bearer token.
+
+Endpoint: `GET {base_url}/2/tweets/search/recent?query=(TERMS) -is:retweet&max_results=100
+&since_id=W&next_token=N&tweet.fields=...&expansions=author_id&user.fields=...`.
+Only the last 7 days are searchable; a first poll backfills with `start_time`.
+
+Auth in 2026: a bearer token (`token_env`) and paid credits (pay-per-use,
+$0.005 per post read, no free read tier). 401/403 -> "needs credentials".
+
+Limits: 450 requests / 15 min per app; `x-rate-limit-reset` is epoch seconds.
+
+Cursor, the documented since_id + next_token rule: request with
+`since_id=<watermark>`; while `next_token` comes back, page with the **same**
+`since_id`; the next watermark is the **first** page's `meta.newest_id`, saved
+only after every page is stored. A walk cut short by `max_pages` saves
+`{"since_id": old, "until_id": oldest seen, "next_since_id": newest}` and the
+next poll first fills that gap (since_id..until_id) before moving on, so
+nothing is lost and nothing is bought twice.
+external_id = the first of `edit_history_tweet_ids` (stable across edits);
+native_id = `id`. Text is `note_tweet.text` for long posts, else `text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from earful.models import Mention, Page
+from listeners import _http
+from listeners.base import Listener, Query, SourceError
+
+PLATFORM = "x"
+TWEET_FIELDS = (
+    "created_at,lang,public_metrics,conversation_id,in_reply_to_user_id,referenced_tweets,"
+    "author_id,edit_history_tweet_ids,note_tweet"
+)
+USER_FIELDS = "username,name,public_metrics,verified"
+SEARCH_WINDOW = timedelta(days=7)
+
+
+class XOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token_env: str | None = None
+    max_results: int = Field(100, ge=10, le=100)
+    max_pages: int = Field(10, ge=1, le=100)
+
+
+def build_query(query: Query) -> str:
+    """`(acme OR "acme cloud") -is:retweet`; an override gets `-is:retweet` added if missing."""
+    if query.override:
+        q = query.override
+    else:
+        terms = [f'"{t}"' if exact else t for t, exact in _http.search_terms(query.terms)]
+        q = terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+    return q if "is:retweet" in q else f"{q} -is:retweet"
+
+
+def parse_tweet(
+    tweet: Mapping[str, Any], users: Mapping[str, Mapping[str, Any]], source: str | None = None
+) -> Mention | None:
+    """One Tweet (with its author from includes.users) -> Mention; retweets -> None."""
+    refs = tweet.get("referenced_tweets") or []
+    if any(r.get("type") == "retweeted" for r in refs):
+        return None
+    tid = str(tweet["id"])
+    user = users.get(str(tweet.get("author_id"))) or {}
+    username = str(user.get("username") or "i")
+    note = tweet.get("note_tweet") or {}
+    text = note.get("text") or tweet["text"]
+    history = tweet.get("edit_history_tweet_ids") or [tid]
+    metrics = tweet.get("public_metrics") or {}
+    followers = (user.get("public_metrics") or {}).get("followers_count")
+    lang = tweet.get("lang")
+    return Mention(
+        platform=PLATFORM,
+        external_id=str(history[0]),
+        url=f"https://x.com/{username}/status/{tid}",
+        author=username if user else str(tweet.get("author_id") or ""),
+        text=_http.html_to_text(text) if "&" in text else str(text),
+        created_at=_http.iso(tweet["created_at"]),
+        author_followers=followers if isinstance(followers, int) else None,
+        lang=lang if lang and lang not in ("und", "qme", "zxx") else None,
+        in_reply_to=next((str(r["id"]) for r in refs if r.get("type") == "replied_to"), None),
+        thread_id=tweet.get("conversation_id"),
+        native_id=tid,
+        engagement=sum(
+            int(metrics.get(k) or 0)
+            for k in ("like_count", "retweet_count", "reply_count", "quote_count")
+        ),
+        raw=dict(tweet),
+        source=source,
+    )
+
+
+def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
+    """A recent-search response -> (mentions deduplicated by first edit id, malformed skipped)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("meta", {}), dict):
+        raise SourceError("bad_payload", "X sent something that is not a search response")
+    tweets = payload.get("data") or []
+    users = {
+        str(u["id"]): u
+        for u in (payload.get("includes") or {}).get("users") or []
+        if isinstance(u, dict) and "id" in u
+    }
+    out: dict[str, Mention] = {}
+    skipped = 0
+    for tweet in tweets if isinstance(tweets, list) else []:
+        try:
+            m = parse_tweet(tweet, users, source)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped += 1
+            continue
+        if m is not None:
+            out.setdefault(m.external_id, m)
+    return list(out.values()), skipped
+
+
+def _rfc3339(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class XListener(Listener):
+    platform = PLATFORM
+    Options: ClassVar[type[BaseModel]] = XOptions
+    default_base_url = "https://api.x.com"
+    sees = (
+        "X recent search sees public posts from the last 7 days (no retweets), paid per post read."
+    )
+    options: XOptions
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        token = self.ctx.secret("token_env")
+        if not token:
+            raise SourceError(
+                "needs_credentials", "X recent search needs a bearer token (token_env)"
+            )
+        cur = dict(cursor or {})
+        if cur.get("until_id"):  # finish the walk a previous poll had to cut short
+            cur = yield from self._walk(query, token, cur, gap=True)
+            if cur.get("until_id"):
+                return
+        yield from self._walk(query, token, cur, gap=False)
+
+    def _walk(
+        self, query: Query, token: str, cur: dict[str, Any], gap: bool
+    ) -> Generator[Page, None, dict[str, Any]]:
+        """One since_id walk; returns the cursor it saved (via `yield from`)."""
+        params: dict[str, Any] = {
+            "query": build_query(query),
+            "max_results": self.options.max_results,
+            "tweet.fields": TWEET_FIELDS,
+            "expansions": "author_id",
+            "user.fields": USER_FIELDS,
+        }
+        if cur.get("since_id"):
+            params["since_id"] = cur["since_id"]
+        else:  # first poll: backfill within the 7-day window the endpoint allows
+            now = self.ctx.clock()
+            back = min(self.ctx.source.backfill, SEARCH_WINDOW - timedelta(minutes=1))
+            params["start_time"] = _rfc3339(now - back)
+        if gap:
+            params["until_id"] = cur["until_id"]
+        headers = {"Authorization": f"Bearer {token}"}
+        first_newest: str | None = cur.get("next_since_id") if gap else None
+        oldest: str | None = None
+        url = f"{self.base_url}/2/tweets/search/recent"
+        for page in range(self.options.max_pages):
+            data = _http.get_json(self.ctx, url, params=params, headers=headers)
+            mentions, skipped = parse(data, self.ctx.source.key)
+            meta = data.get("meta") or {}
+            if page == 0 and not gap:
+                first_newest = meta.get("newest_id")
+            oldest = meta.get("oldest_id") or oldest
+            token_next = meta.get("next_token")
+            if not token_next:
+                yield Page(mentions, None, skipped)
+                break
+            yield Page(mentions, None, skipped)
+            params = {**params, "next_token": token_next}
+        else:
+            # cut short: keep the old since_id and remember the unfilled gap below `oldest`
+            new = {
+                "since_id": cur.get("since_id"),
+                "until_id": oldest,
+                "next_since_id": first_newest,
+            }
+            if not cur.get("since_id"):
+                new = {
+                    "since_id": None,
+                    "until_id": oldest,
+                    "next_since_id": first_newest,
+                    "start_time": params.get("start_time"),
+                }
+            yield Page([], new, done=False)
+            return new
+        newest = first_newest or cur.get("since_id")
+        new = {"since_id": newest} if newest else {}
+        yield Page([], new or None, done=True)
+        return new
