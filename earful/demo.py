@@ -1,0 +1,840 @@
+"""The demo stream: a realistic, deterministic (seeded) stream of synthetic posts.
+
+Every post is generated per hour bucket and per entity (the brand or a
+competitor) from an RNG seeded with ``(seed, entity, hour)``, and its
+`external_id` is ``demo:<seed>:<entity>:<hour>:<index>``. So any time range
+yields the same posts however it is chunked, and `seed_demo` (30 days of
+history) and the live `demo` listener (polling forward) never collide or
+double. All texts come from the templates below (written for this project);
+posts carry `is_demo=True`, `source="demo"` and the platform they mimic.
+
+The mix: complaints (delays, outages, billing, lost orders, broken features,
+waiting on support), questions, praise, neutral chatter and news, sarcasm,
+non-English posts, posts addressed to the brand's handle, hashtags, links,
+recurring authors with heavy-tailed follower counts, reply threads, a daily
+and weekly rhythm, and (in the seeded history) one outage spike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import random
+import re
+import string
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from earful.models import Mention, as_utc, utcnow
+
+if TYPE_CHECKING:
+    from earful.config import Settings
+    from earful.store import Store
+
+HOUR = timedelta(hours=1)
+BRAND_PER_HOUR = 21.0  # about 500 brand posts a day before rhythm
+COMPETITOR_SHARE = (0.45, 0.28, 0.18, 0.12, 0.08)
+SPIKE_PROFILE = (4.0, 6.5, 5.5, 4.0)  # volume multipliers for the outage hours
+# UTC hour-of-day factor: quiet at night (EU and US both asleep), busy 13-18 UTC.
+DIURNAL = (
+    0.45, 0.35, 0.25, 0.2, 0.2, 0.25, 0.4, 0.6, 0.8, 0.95, 1.05, 1.1,
+    1.2, 1.35, 1.45, 1.5, 1.5, 1.4, 1.3, 1.2, 1.05, 0.9, 0.75, 0.6,
+)  # fmt: skip
+WEEKDAY = (1.05, 1.1, 1.1, 1.05, 1.0, 0.6, 0.55)
+PLATFORMS = ("x", "mastodon", "bluesky", "reddit", "hackernews", "lemmy", "rss")
+PLATFORM_WEIGHTS = (0.27, 0.2, 0.2, 0.14, 0.07, 0.06, 0.06)
+SOCIAL = ("x", "mastodon", "bluesky")
+THREADED = ("x", "mastodon", "bluesky", "reddit", "hackernews", "lemmy")
+
+# -- slot values ---------------------------------------------------------------
+PRODUCTS = (
+    "mobile app", "dashboard", "checkout", "API", "sync", "login", "desktop client",
+    "invoices page", "search", "notifications", "file uploads", "billing portal", "SSO",
+    "backups", "browser extension", "iOS app", "Android app", "webhooks", "CLI", "exports",
+)  # fmt: skip
+FEATURES = (
+    "dark mode", "offline mode", "SAML SSO", "audit logs", "a public API", "team folders",
+    "two-factor auth", "usage-based billing", "EU data residency", "Slack integration",
+    "scheduled exports", "passkeys",
+)  # fmt: skip
+DURATIONS = (
+    "6 hours", "all day", "2 days", "3 days", "4 days", "a week", "8 days", "ten days",
+    "two weeks", "three weeks", "a month",
+)  # fmt: skip
+MINUTES = ("20 minutes", "40 minutes", "an hour", "90 minutes", "2 hours", "3 hours")
+SHORT = ("5 minutes", "10 minutes", "15 minutes", "under an hour", "one email")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "yesterday", "last week")
+MONTHS = ("January", "March", "June", "August", "September", "October")
+CITIES = ("Berlin", "Austin", "Lisbon", "Toronto", "Dublin", "Singapore", "Denver", "Lyon")
+AMOUNTS = ("$9.99", "$19", "$29.99", "$49", "$99", "$120", "€15", "€39", "£24")
+NEG_EMOJI = ("😡", "🙄", "😤", "😩", "🤦", "💀", "😠", "")
+POS_EMOJI = ("🙌", "❤️", "🎉", "👏", "🚀", "😍", "✨", "")
+SARC_EMOJI = ("🙃", "👏", "😂", "🤡", "🙄")
+OTHERS = ("spreadsheets", "our old vendor", "a homegrown script", "email threads")
+
+# -- templates -----------------------------------------------------------------
+# Slots: {b} entity name, {h} its handle as addressed on this platform, {p} product,
+# {f} feature, {d} duration, {s} short duration, {day}, {month}, {city}, {amt}, {amt2},
+# {order}, {ticket}, {link}, {sl} status link, {tag} hashtag, {neg}/{pos}/{sarc} emoji,
+# {other}, {years}.
+COMPLAINTS: dict[str, tuple[str, ...]] = {
+    "delay": (
+        "My {b} order {order} was supposed to arrive {day}. Still nothing after {d}.",
+        "{b} shipping estimate went from 2 days to {d}. What is going on? {neg}",
+        "{h} my delivery is {d} late and the tracking page just says 'processing'",
+        "Third delay email from {b} this week. I just want my order {order}.",
+        "Waited {d} for {b} to ship a replacement. Nothing yet. {tag}",
+    ),
+    "outage": (
+        "{b} {p} is down again. {m} and counting {neg}",
+        "Can't log in to {b} at all. 502 errors everywhere.",
+        "{h} your status page says all green but the {p} has been failing for {m}",
+        "Is it just me or is {b} completely broken right now? {tag}",
+        "{b} went down in the middle of our launch. Brilliant timing.",
+    ),
+    "billing": (
+        "{b} charged me {amt} twice this month and support keeps closing my ticket {neg}",
+        "Cancelled {b} in {month} and I'm still getting billed {amt}. Not ok.",
+        "{h} why did my invoice jump from {amt} to {amt2} with no notice?",
+        "Got a surprise {amt2} charge from {b}. Nobody can explain it.",
+        "Refund from {b} 'processing' for {d} now. Give me my money back.",
+    ),
+    "lost": (
+        "{b} lost my package {order}. Tracking hasn't moved in {d}.",
+        "Order {order} marked delivered by {b} but there's nothing here {neg}",
+        "{h} you shipped my order to the wrong city. Twice.",
+        "Half of my {b} order never showed up and nobody answers.",
+    ),
+    "broken": (
+        "{b} {p} keeps crashing since the last update {neg}",
+        "The {b} export is broken, every CSV comes out empty",
+        "Sync in {b} just wiped a week of my notes. Great.",
+        "{h} the {p} has been throwing errors since {day}. Please fix.",
+        "Latest {b} update broke the {p} for our whole team {tag}",
+    ),
+    "support": (
+        "Been waiting {d} for {b} support to answer {ticket} {neg}",
+        "{h} {ticket} has been open for {d}. Anyone there?",
+        "{b} support chat: 'an agent will be with you shortly'. That was {d} ago.",
+        "Worst support experience ever with {b}. Three agents, zero answers.",
+        "{b} support closed my ticket without reading it. Again.",
+    ),
+}
+QUESTIONS = (
+    "Is {b} down for anyone else?",
+    "How do I cancel my {b} subscription? Can't find it anywhere.",
+    "Anyone know how to export data from {b} {p}?",
+    "{h} how do I change the billing email on my account?",
+    "What's the difference between {b} Pro and Team plans?",
+    "Can I get a refund from {b} if I was charged after cancelling?",
+    "Is there an ETA on {f} for {b}?",
+    "Thinking about moving our team to {b}. Anyone using it at scale?",
+    "Does {b} support {f} yet?",
+    "{h} is there a way to reset 2FA without the old phone?",
+    "Anyone going to the {b} meetup in {city}?",
+    "Which is better for a small shop: {b} or {other}?",
+)
+PRAISE = (
+    "Shoutout to {b} support, fixed my issue in {s} {pos}",
+    "The new {b} {p} is so much faster. Nice work!",
+    "{h} you folks rock. Refund came through in a day.",
+    "Been using {b} for {years} years and it just works.",
+    "Honestly {b} is the one tool in our stack nobody complains about",
+    "{b} shipping {f} is exactly what we needed {pos}",
+    "Switched to {b} from {other} last month, zero regrets.",
+    "Great experience with {b} today, the agent was kind and quick {pos}",
+    "Love the {b} {p} redesign. Clean and fast.",
+    "{h} thank you for sorting out my order so quickly!",
+)
+NEUTRAL = (
+    "{b} announces {f} for {p} {link}",
+    "{b} is hiring SREs in {city} {link}",
+    "Reading about how {b} scaled their infrastructure: {link}",
+    "{b} scheduled maintenance {day} 02:00 UTC {sl}",
+    "Our team moved the docs to {b} this sprint.",
+    "Comparing {b} pricing tiers for a side project, notes here: {link}",
+    "Used {b} {p} for the first time today.",
+    "{b} changelog for this week is out {link}",
+    "Podcast episode with the {b} founders on building their {p}: {link}",
+    "Migrating from {other} to {b}, day one.",
+)
+SARCASM = (
+    "Thanks {b} for losing my order {order}. Really appreciate it {sarc}",
+    "Love how {b} {p} goes down exactly when I need it. Great job {sarc}",
+    "Wow {b}, {m} on hold. Truly world-class support {sarc}",
+    "Nothing says premium like paying {amt} a month for {b} to break the {p} every week",
+    "Oh good, {b} charged me twice. Generous of me. {sarc}",
+    "{h} thanks for the 'quick fix' that took {d} {sarc}",
+)
+OUTAGE = (
+    "{b} is down. Again. Nothing loads {neg} {tag}",
+    "{h} is there an outage? The {p} is throwing 503s for our whole team",
+    "Whole office is stuck because {b} is down. Great Monday energy {neg}",
+    "{b} outage has lasted {m} now. Any ETA? {tag}",
+    "Can't log in, can't export, can't do anything. Thanks {b} {sarc}",
+    "Is {b} down for everyone or just me?",
+    "{b} status page still says 'investigating'. Our customers are furious.",
+    "Lost an afternoon of work to the {b} outage. Seriously considering {other}.",
+    "{h} please post updates, we have a deadline and the {p} is dead {neg}",
+    "Paying {amt} a month for a service that is down half the day. {b} {tag}",
+)
+NEWS = (
+    "{b} unveils {f} for enterprise customers",
+    "{b} raises prices on {p} plans starting {month}",
+    "{b} reports record quarter, opens office in {city}",
+    "Outage hits {b} customers across Europe for {d}",
+    "{b} acquires small analytics startup to strengthen its {p}",
+    "Review: {b}'s new {p} is fast, but the pricing stings",
+    "{b} settles billing dispute with customers in {city}",
+)
+FOREIGN: dict[str, tuple[str, ...]] = {
+    "de": (
+        "{b} ist schon wieder down. Seit {d_de} geht nichts mehr.",
+        "Meine Bestellung bei {b} ist immer noch nicht da. Der Kundenservice antwortet nicht.",
+        "Ehrlich, der Support von {b} war heute super hilfreich. Danke!",
+        "Weiß jemand, ob {b} auch nach Österreich liefert?",
+    ),
+    "es": (
+        "{b} me cobró dos veces este mes y nadie responde 😡",
+        "¿Alguien sabe si {b} tiene problemas hoy? No puedo entrar.",
+        "Me encanta la nueva versión de {b}, mucho más rápida.",
+        "Llevo {d_es} esperando mi pedido de {b}.",
+    ),
+    "fr": (
+        "{b} est encore en panne ce matin, c'est pénible.",
+        "Merci {b} pour la réponse rapide du support !",
+        "Quelqu'un a un code promo {b} ?",
+        "Toujours pas reçu ma commande {b} après {d_fr}.",
+    ),
+    "ja": (
+        "{b} のアプリがまた落ちてる…",
+        "{b} のサポート、対応が早くて助かりました！",
+        "{b} の請求が二重になってる。同じ人いる？",
+    ),
+    "pt": (
+        "A {b} cobrou duas vezes no meu cartão. Alguém mais?",
+        "Adorei o novo recurso da {b}, ficou muito bom!",
+    ),
+    "it": ("{b} non funziona da stamattina, qualcuno sa qualcosa?",),
+}
+FOREIGN_DURATIONS = {
+    "de": ("zwei Stunden", "drei Tagen", "einer Woche"),
+    "es": ("dos semanas", "tres días", "un mes"),
+    "fr": ("deux semaines", "trois jours", "un mois"),
+}
+REPLIES: dict[str, tuple[str, ...]] = {
+    "complaint": (
+        "Same here, the {b} {p} isn't loading for me either",
+        "+1, {b} charged me twice too",
+        "Did {b} ever get back to you? Mine's been {d}.",
+        "Try pinging {b} support directly, they answer faster here than by email",
+        "Exactly why we left {b} last year",
+        "{b} did the same to me in {month}. Never got a real answer.",
+    ),
+    "question": (
+        "I think {b} added that last month, check the settings page",
+        "The {b} docs cover it: {link}",
+        "Following, also curious about {b} here",
+        "Asked {b} support the same thing, no answer yet",
+    ),
+    "praise": (
+        "Agreed, {b} has been solid for us",
+        "Nice! {b} support helped me the same way {pos}",
+        "Good to hear, was on the fence about {b}",
+    ),
+    "other": (
+        "Interesting, thanks for sharing the {b} link",
+        "Curious how {b} compares to {other} for this",
+        "Bookmarked. We're evaluating {b} too.",
+    ),
+}
+KIND_WEIGHTS = (
+    ("complaint", 0.36),
+    ("question", 0.15),
+    ("praise", 0.17),
+    ("other", 0.16),
+    ("sarcasm", 0.06),
+    ("foreign", 0.10),
+)
+SPIKE_WEIGHTS = (
+    ("outage", 0.62),
+    ("sarcasm", 0.1),
+    ("question", 0.13),
+    ("other", 0.05),
+    ("foreign", 0.1),
+)
+# A competitor's tilt keeps share of voice and sentiment comparisons interesting.
+COMPETITOR_TILT = (
+    {"praise": 1.5, "complaint": 0.7},
+    {"praise": 0.7, "complaint": 1.4},
+    {},
+)
+
+# -- authors -------------------------------------------------------------------
+FIRST = (
+    "alex", "sam", "jen", "maria", "tom", "priya", "li", "omar", "kate", "dan", "nina",
+    "raj", "sofia", "ben", "yuki", "lena", "marco", "ana", "chris", "fatima", "jonas",
+    "emma", "leo", "ines", "mike", "sara", "paul", "hana", "ivan", "zoe",
+)  # fmt: skip
+WORDS = (
+    "codes", "dev", "writes", "ops", "builds", "makes", "pixel", "cloud", "coffee", "runs",
+    "hacks", "designs", "bytes", "ships", "tinkers", "data", "sre", "pm", "shop", "studio",
+)  # fmt: skip
+INSTANCES = {
+    "mastodon": ("mastodon.social", "fosstodon.org", "hachyderm.io", "mas.to", "mstdn.social"),
+    "lemmy": ("lemmy.world", "lemmy.ml", "programming.dev", "sh.itjust.works"),
+}
+SUBREDDITS = ("sysadmin", "smallbusiness", "SaaS", "devops", "techsupport", "webdev")
+OUTLETS = (
+    ("The Cloud Brief", "cloudbrief.example"),
+    ("SaaS Weekly", "saasweekly.example"),
+    ("Retail Dive In", "retaildivein.example"),
+    ("Startup Ledger", "startupledger.example"),
+    ("Ops Digest", "opsdigest.example"),
+)
+B32 = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    name: str
+    followers: int | None
+    home: str  # instance or subreddit
+
+
+@lru_cache(maxsize=64)
+def _authors(seed: int, platform: str) -> tuple[tuple[Author, ...], tuple[float, ...]]:
+    """A fixed pool of authors per platform; Zipf weights make some of them regulars."""
+    rng = random.Random(f"earful-demo-authors:{seed}:{platform}")
+    pool: list[Author] = []
+    names: set[str] = set()
+    while len(pool) < 400:
+        first = rng.choice(FIRST)
+        style = rng.random()
+        if style < 0.4:
+            base = f"{first}_{rng.choice(WORDS)}"
+        elif style < 0.7:
+            base = f"{first}{rng.randint(1, 99)}"
+        else:
+            base = f"{first}{rng.choice(WORDS)}{rng.randint(1, 9)}"
+        if base in names:
+            continue
+        names.add(base)
+        followers: int | None = None
+        if platform in SOCIAL:
+            followers = int(rng.lognormvariate(5.0, 1.7))
+            if rng.random() < 0.015:  # a few big accounts
+                followers = rng.randint(50_000, 2_000_000)
+        home = ""
+        if platform in INSTANCES:
+            home = rng.choice(INSTANCES[platform])
+        elif platform == "reddit":
+            home = rng.choice(SUBREDDITS)
+        if platform == "mastodon" or platform == "lemmy":
+            name = f"{base}@{home}"
+        elif platform == "bluesky":
+            name = f"{base.replace('_', '-')}.bsky.social"
+        else:
+            name = base
+        pool.append(Author(name, followers, home))
+    # Zipf: a few regulars post a lot; big accounts post rarely.
+    weights = tuple(
+        (1.0 / (i + 1) ** 0.9) * (0.05 if (a.followers or 0) >= 50_000 else 1.0)
+        for i, a in enumerate(pool)
+    )
+    return tuple(pool), weights
+
+
+# -- entities ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One stream: the brand (rank 0) or a competitor (rank 1, 2, ...) and its terms."""
+
+    name: str
+    terms: tuple[str, ...]
+    rank: int = 0
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "", self.name.lower()) or "brand"
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """How people write it: the terms (unquoted) plus the name when a term matches it."""
+        out: list[str] = []
+        for t in self.terms:
+            exact = t.strip().startswith('"')
+            t = t.strip().strip('"').strip()
+            if t and not t.startswith("@"):
+                if t.lower() == self.name.lower():
+                    out.insert(0, self.name)
+                else:
+                    out.append(t.title() if exact and t.islower() else t)
+        return tuple(out) or (self.name,)
+
+    @property
+    def handle(self) -> str:
+        for t in self.terms:
+            if t.startswith("@") and " " not in t:
+                return t
+        single = [w for w in self.words if " " not in w]
+        return "@" + (single[0] if single else self.slug).lower()
+
+
+def entities_of(settings: Settings) -> list[Entity]:
+    """Brand first, then competitors in config order."""
+    return [Entity(n, tuple(t), i) for i, (n, t) in enumerate(settings.entities().items())]
+
+
+# -- generation ----------------------------------------------------------------
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 40:
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _hour_floor(dt: datetime) -> datetime:
+    return dt.replace(minute=0, second=0, microsecond=0)
+
+
+def _rate(ent: Entity, hour: datetime, rate: float, spike_at: datetime | None) -> float:
+    share = 1.0 if ent.rank == 0 else COMPETITOR_SHARE[min(ent.rank, len(COMPETITOR_SHARE)) - 1]
+    lam = BRAND_PER_HOUR * share * rate * DIURNAL[hour.hour] * WEEKDAY[hour.weekday()]
+    return lam * _spike_factor(ent, hour, spike_at)
+
+
+def _spike_factor(ent: Entity, hour: datetime, spike_at: datetime | None) -> float:
+    if spike_at is None or ent.rank != 0:
+        return 1.0
+    i = int((hour - _hour_floor(spike_at)) / HOUR)
+    return SPIKE_PROFILE[i] if 0 <= i < len(SPIKE_PROFILE) else 1.0
+
+
+def _pick(rng: random.Random, weights: Sequence[tuple[str, float]], tilt: dict[str, float]) -> str:
+    names = [k for k, _ in weights]
+    ws = [w * tilt.get(k, 1.0) for k, w in weights]
+    return rng.choices(names, ws)[0]
+
+
+def _slots(rng: random.Random, ent: Entity, platform: str, hour: datetime) -> dict[str, str]:
+    words = ent.words
+    word = words[0] if len(words) == 1 or rng.random() < 0.75 else rng.choice(words[1:])
+    b = word if rng.random() < 0.85 else (word.lower() if rng.random() < 0.7 else word.upper())
+    h = ent.handle
+    if platform == "mastodon":
+        h = f"{h}@mastodon.social"
+    elif platform == "bluesky":
+        h = f"{h}.bsky.social"
+    elif platform not in SOCIAL:
+        h = f"{b},"  # forums and news do not @-address accounts
+    tag_root = ent.slug
+    tags = (f"#{tag_root}fail", f"#{tag_root}down", "#customerservice", "#fail", "#outage")
+    site = f"https://{ent.slug}.example"
+    path = rng.choice(("blog", "news", "changelog", "careers", "docs", "help"))
+    return {
+        "b": b,
+        "h": h,
+        "p": rng.choice(PRODUCTS),
+        "f": rng.choice(FEATURES),
+        "d": rng.choice(DURATIONS),
+        "m": rng.choice(MINUTES),
+        "s": rng.choice(SHORT),
+        "day": rng.choice(DAYS),
+        "month": rng.choice(MONTHS),
+        "city": rng.choice(CITIES),
+        "amt": rng.choice(AMOUNTS),
+        "amt2": rng.choice(AMOUNTS),
+        "order": f"#{rng.choice(string.ascii_uppercase)}{rng.randint(10000, 99999)}",
+        "ticket": f"ticket #{rng.randint(100000, 999999)}",
+        "link": f"{site}/{path}/{hour:%Y}/{rng.randint(100, 999)}",
+        "sl": f"https://status.{ent.slug}.example",
+        "tag": rng.choice(tags),
+        "neg": rng.choice(NEG_EMOJI),
+        "pos": rng.choice(POS_EMOJI),
+        "sarc": rng.choice(SARC_EMOJI),
+        "other": rng.choice(OTHERS),
+        "years": str(rng.randint(2, 9)),
+        "d_de": rng.choice(FOREIGN_DURATIONS["de"]),
+        "d_es": rng.choice(FOREIGN_DURATIONS["es"]),
+        "d_fr": rng.choice(FOREIGN_DURATIONS["fr"]),
+    }
+
+
+def _text(rng: random.Random, kind: str, slots: dict[str, str]) -> tuple[str, str, str | None]:
+    """(text, intent-ish kind, topic or language)."""
+    topic: str | None = None
+    lang = "en"
+    if kind == "complaint":
+        topic = rng.choice(sorted(COMPLAINTS))
+        tpl = rng.choice(COMPLAINTS[topic])
+    elif kind == "outage":
+        topic, tpl = "outage", rng.choice(OUTAGE)
+        kind = "complaint"
+    elif kind == "question":
+        tpl = rng.choice(QUESTIONS)
+    elif kind == "praise":
+        tpl = rng.choice(PRAISE)
+    elif kind == "sarcasm":
+        tpl = rng.choice(SARCASM)
+    elif kind == "news":
+        tpl = rng.choice(NEWS if rng.random() < 0.7 else NEUTRAL)
+    elif kind == "foreign":
+        lang = rng.choices(("de", "es", "fr", "ja", "pt", "it"), (3, 3, 3, 2, 1, 1))[0]
+        tpl = rng.choice(FOREIGN[lang])
+    else:
+        tpl = rng.choice(NEUTRAL)
+    text = re.sub(r"\s+([.,!?])", r"\1", tpl.format(**slots)).strip()
+    return re.sub(r" {2,}", " ", text), kind, topic if lang == "en" else lang
+
+
+def _b32(n: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        out.append(B32[n & 31])
+        n >>= 5
+    return "".join(reversed(out))
+
+
+def _ids(
+    rng: random.Random, platform: str, author: Author, created: datetime, slug: str
+) -> tuple[str, str]:
+    """(url, native_id) in the shape of the mimicked platform."""
+    ms = int(created.timestamp() * 1000)
+    user = author.name.split("@")[0]
+    if platform == "x":
+        sid = ((ms - 1288834974657) << 22) | rng.getrandbits(22)
+        return f"https://x.com/{user}/status/{sid}", str(sid)
+    if platform == "mastodon":
+        sid = (ms << 16) | rng.getrandbits(16)
+        return f"https://{author.home}/@{user}/{sid}", str(sid)
+    if platform == "bluesky":
+        rkey = _b32((int(created.timestamp() * 1_000_000) << 10) | rng.getrandbits(10), 13)
+        did = "did:plc:" + _b32(int(hashlib.sha1(author.name.encode()).hexdigest(), 16), 24)
+        uri = f"at://{did}/app.bsky.feed.post/{rkey}"
+        cid = "bafyrei" + _b32(rng.getrandbits(260), 52)
+        return f"https://bsky.app/profile/{author.name}/post/{rkey}", f"{uri}|{cid}"
+    if platform == "reddit":
+        pid = _base36(rng.randint(36**6, 36**7 - 1))
+        return f"https://www.reddit.com/r/{author.home}/comments/{pid}/{slug}/", f"t3_{pid}"
+    if platform == "hackernews":
+        hid = 44_000_000 + (ms // 1000 - 1_750_000_000) // 3 + rng.randint(0, 2)
+        return f"https://news.ycombinator.com/item?id={hid}", str(hid)
+    if platform == "lemmy":
+        lid = rng.randint(20_000_000, 40_000_000)
+        return f"https://{author.home}/post/{lid}", str(lid)
+    return "", ""
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
+
+
+def _url_slug(text: str) -> str:
+    return "_".join(re.findall(r"[a-z0-9]+", text.lower())[:6])
+
+
+@lru_cache(maxsize=256)
+def _cached_matcher(ent: Entity) -> Callable[[str], bool]:
+    """Does a text name this entity (same rules as the pipeline's matcher)?"""
+    from earful.matching import Matcher
+
+    m = Matcher(((ent.name, ent.terms or (ent.name,)),))
+    return lambda text: m.match(text) is not None
+
+
+def generate_hour(
+    ent: Entity,
+    hour: datetime,
+    *,
+    seed: int = 7,
+    rate: float = 1.0,
+    spike_at: datetime | None = None,
+) -> list[Mention]:
+    """All posts of one entity in one hour bucket, ascending; a pure function of its arguments."""
+    hour = _hour_floor(as_utc(hour))
+    hkey = int(hour.timestamp()) // 3600
+    rng = random.Random(f"earful-demo:{seed}:{ent.slug}:{hkey}")
+    spiking = _spike_factor(ent, hour, spike_at) > 1.0
+    n = _poisson(rng, _rate(ent, hour, rate, spike_at))
+    tilt = COMPETITOR_TILT[(ent.rank - 1) % len(COMPETITOR_TILT)] if ent.rank else {}
+    matches = _cached_matcher(ent)
+    out: list[Mention] = []
+    idx = 0
+
+    def make(
+        kind: str, platform: str, created: datetime, root: Mention | None, parent: Mention | None
+    ) -> Mention | None:
+        nonlocal idx
+        i = idx
+        idx += 1
+        slots = _slots(rng, ent, platform, hour)
+        if parent is not None:
+            k = str(parent.raw.get("intent", "other"))
+            k = k if k in REPLIES else ("complaint" if k == "sarcasm" else "other")
+            text, intent, topic = rng.choice(REPLIES[k]).format(**slots), k, "reply"
+            lang: str | None = "en"
+        else:
+            text, intent, topic = _text(rng, kind, slots)
+            lang = topic if kind == "foreign" else "en"
+        if platform in SOCIAL and parent is None:
+            if kind in ("complaint", "outage", "sarcasm") and rng.random() < 0.15:
+                text = text if "#" in text else f"{text} {slots['tag']}"
+            elif kind == "praise" and rng.random() < 0.15:
+                text = f"{text} #{ent.slug.capitalize()}Cloud"
+            if rng.random() < 0.06 and "http" not in text:
+                text = f"{text} {slots['link']}"
+        if platform == "reddit" and parent is None and rng.random() < 0.4:
+            text = f"{rng.choice(('[Help]', 'PSA:', 'Rant:', 'Question:'))} {text}"
+        authors, weights = _authors(seed, platform)
+        author = rng.choices(authors, weights)[0]
+        if platform == "rss":
+            outlet, domain = rng.choice(OUTLETS)
+            author = Author(outlet, None, domain)
+        if not matches(text):  # unusual terms: make sure the post names its entity
+            text = f"{text} ({ent.words[0]})"
+            if not matches(text):
+                return None
+        url, native = _ids(rng, platform, author, created, _url_slug(text))
+        if platform == "rss":
+            url = f"https://{author.home}/{created:%Y/%m}/{_url_slug(text)}"
+        followers = author.followers
+        eng = int(rng.expovariate(1.0) * math.sqrt((followers or 200) / 4))
+        ext = f"demo:{seed}:{ent.slug}:{hkey}:{i}"
+        raw: dict[str, Any] = {
+            "demo": True,
+            "entity": ent.name,
+            "kind": kind if parent is None else "reply",
+            "intent": intent,
+            "topic": topic,
+            "spike": spiking,
+        }
+        return Mention(
+            platform=platform,
+            external_id=ext,
+            url=url,
+            author=author.name,
+            text=text,
+            created_at=created,
+            author_followers=followers,
+            lang=lang if platform in SOCIAL else None,
+            in_reply_to=parent.external_id if parent else None,
+            thread_id=(root.external_id if root else None),
+            native_id=native or None,
+            engagement=eng,
+            raw=raw,
+            source="demo",
+            is_demo=True,
+        )
+
+    weights = SPIKE_WEIGHTS if spiking else KIND_WEIGHTS
+    for _ in range(n):
+        kind = _pick(rng, weights, tilt)
+        platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
+        if kind == "other" and rng.random() < 0.35:
+            platform = "rss"
+        if platform == "rss":
+            kind = "news"
+        created = hour + timedelta(seconds=rng.uniform(0, 3600))
+        root = make(kind, platform, created, None, None)
+        if root is None:
+            continue
+        out.append(root)
+        if platform in THREADED and kind != "foreign" and rng.random() < 0.1:
+            parent, t = root, created
+            for _r in range(rng.randint(2, 5)):
+                t = t + timedelta(seconds=rng.uniform(30, 900))
+                if t >= hour + HOUR:
+                    break
+                reply = make(kind, platform, t, root, parent)
+                if reply is None:
+                    break
+                reply = _thread_reply(reply, root)
+                out.append(reply)
+                parent = reply if rng.random() < 0.5 else root
+        # keep the root's thread_id set once it has replies
+    out = _mark_roots(out)
+    out.sort(key=lambda m: (m.created_at, m.external_id))
+    return out
+
+
+def _thread_reply(reply: Mention, root: Mention) -> Mention:
+    if root.platform in ("reddit", "hackernews", "lemmy") and root.url:
+        base = root.url.rstrip("/")
+        if root.platform == "reddit":
+            cid = _base36(abs(hash_int(reply.external_id)) % 36**7)
+            return _replace(reply, url=f"{base}/comment/{cid}/", native_id=f"t1_{cid}")
+        if root.platform == "lemmy":
+            host = base.split("/post/")[0]
+            cid = 10_000_000 + hash_int(reply.external_id) % 30_000_000
+            return _replace(reply, url=f"{host}/comment/{cid}", native_id=str(cid))
+    return reply
+
+
+def hash_int(s: str) -> int:
+    return int(hashlib.sha1(s.encode()).hexdigest()[:12], 16)
+
+
+def _replace(m: Mention, **kw: Any) -> Mention:
+    import dataclasses
+
+    return dataclasses.replace(m, **kw)
+
+
+def _mark_roots(posts: list[Mention]) -> list[Mention]:
+    roots = {m.thread_id for m in posts if m.thread_id}
+    return [
+        _replace(m, thread_id=m.external_id) if m.external_id in roots and not m.thread_id else m
+        for m in posts
+    ]
+
+
+def generate_entity(
+    ent: Entity,
+    start: datetime,
+    end: datetime,
+    *,
+    seed: int = 7,
+    rate: float = 1.0,
+    spike_at: datetime | None = None,
+) -> Iterator[Mention]:
+    """One entity's posts with start <= created_at < end, ascending."""
+    start, end = as_utc(start), as_utc(end)
+    hour = _hour_floor(start)
+    while hour < end:
+        for m in generate_hour(ent, hour, seed=seed, rate=rate, spike_at=spike_at):
+            if start <= m.created_at < end:
+                yield m
+        hour += HOUR
+
+
+def generate(
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    *,
+    seed: int = 7,
+    rate: float = 1.0,
+    spike_at: datetime | None = None,
+) -> Iterator[Mention]:
+    """Raw (un-enriched) demo posts for the brand and competitors, ascending created_at.
+
+    Deterministic: the same (settings, seed, spike_at) yield the same posts for
+    any time range, however it is split. `spike_at` places the outage spike (the
+    brand's volume x5, mostly negative, for four hours); None means no spike.
+    """
+    streams = [
+        generate_entity(e, start, end, seed=seed, rate=rate, spike_at=spike_at)
+        for e in entities_of(settings)
+    ]
+    yield from heapq.merge(*streams, key=lambda m: (m.created_at, m.external_id))
+
+
+def spike_time(now: datetime) -> datetime:
+    """Where `seed_demo` puts the outage: a couple of days before now, in the afternoon UTC."""
+    day = _hour_floor(as_utc(now)) - timedelta(days=2)
+    return day.replace(hour=14) if day.replace(hour=14) < now else day
+
+
+def is_empty(store: Store) -> bool:
+    """True when the database holds no mentions at all (then `earful up` seeds the demo)."""
+    return store.count_mentions() == 0
+
+
+def seed_demo(
+    store: Store,
+    settings: Settings,
+    *,
+    days: int = 30,
+    seed: int = 7,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Generate, enrich and store `days` of demo history up to `now`; return rows inserted.
+
+    Stores one chunk (a few hours) per transaction. The last one also saves the
+    cursor `{"until": now}` under ("demo", "seed") and, for every configured demo
+    source, under each entity's query key, so the live listener continues from
+    there instead of regenerating the window.
+    """
+    from earful.pipeline import Pipeline  # late: the listener imports this module too
+
+    now = as_utc(now or utcnow())
+    start = now - timedelta(days=days)
+    spike_at = spike_time(now)
+    pipe = Pipeline(settings)
+    total = days * 24
+    chunk = 12
+    inserted = 0
+    done = 0
+    t = start
+    cursor: dict[str, Any] = {
+        "until": now.isoformat(),
+        "seed": seed,
+        "spike_at": spike_at.isoformat(),
+    }
+    while t < now:
+        e = min(t + chunk * HOUR, now)
+        raw = list(generate(settings, t, e, seed=seed, spike_at=spike_at))
+        kept, _dropped = pipe.enrich_all(raw)
+        last = e >= now
+        with store.write() as conn:
+            res = store.save_page(
+                "demo", "seed", kept, cursor if last else None, now=now, conn=conn
+            )
+            if last:
+                _continue_cursors(store, conn, settings, cursor, now)
+        inserted += res.inserted
+        done = min(total, done + chunk)
+        if progress is not None:
+            progress(total if last else done, total)
+        t = e
+    return inserted
+
+
+def _continue_cursors(
+    store: Store, conn: Any, settings: Settings, cursor: dict[str, Any], now: datetime
+) -> None:
+    import sqlalchemy as sa
+
+    from earful.schema import cursors
+
+    keys = [s.key for s in settings.sources if s.platform == "demo"] or ["demo"]
+    for source in keys:
+        for entity in settings.entities():
+            old = conn.scalar(
+                sa.select(cursors.c.cursor).where(
+                    cursors.c.source == source, cursors.c.query_key == entity
+                )
+            )
+            if old and old.get("until"):
+                if as_utc(datetime.fromisoformat(old["until"])) >= now:
+                    continue
+            store.set_cursor(conn, source, entity, dict(cursor), now)
+
+
+__all__ = [
+    "Entity",
+    "entities_of",
+    "generate",
+    "generate_entity",
+    "generate_hour",
+    "is_empty",
+    "seed_demo",
+    "spike_time",
+]
