@@ -233,7 +233,8 @@ def safe_url(url: str | None) -> str | None:
 _EMPTY = {
     "no_sources": (
         "No sources are configured yet. Add `[[sources]]` entries to earful.toml "
-        "(see the documented example), then run `earful listen`."
+        "(see the documented example), then run `earful listen`. "
+        "To look around first, run `earful demo` to load demo data."
     ),
     "no_mentions": (
         "No mentions yet. Run `earful demo` to load demo data, or `earful listen` to start "
@@ -293,3 +294,16 @@ __all__ = [
     "show_post_text",
     "user_picker",
 ]
+
+
+# -- cached readers (keyed by the database URL and every argument) --------------------
+# Short TTLs: the worker writes while people look; fragments re-read on `run_every`.
+_TTL = 30
+
+
+@st.cache_data(ttl=_TTL, show_spinner=False, max_entries=256)
+def read(url: str, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call `earful.queries.<fn_name>(store, *args, **kwargs)` through the cache."""
+    from earful import queries
+
+    return getattr(queries, fn_name)(get_store(url), *args, **kwargs)
