@@ -1,0 +1,303 @@
+"""Mastodon listener: pure parse on fixtures, then polling against a real local server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import FIXTURES, SAMPLE_CONFIG
+from localserver import LocalServer, Reply
+
+from earful.config import ConfigError, settings_from_dict
+from listeners import _http
+from listeners.base import Context, Query, SourceError
+from listeners.mastodon import MastodonListener, html_to_text, id_key, newest_id, parse
+
+NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+TAG = "/api/v1/timelines/tag/acme"
+
+
+def load(name):
+    return json.loads((FIXTURES / "mastodon" / name).read_text())
+
+
+def make(base_url, secrets=None, **options):
+    src = {"platform": "mastodon", "base_url": base_url, "hashtags": ["acme"], **options}
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
+    ctx = Context(
+        source=settings.sources[0],
+        client=_http.make_client(timeout=3),
+        secrets=secrets or {},
+        clock=lambda: NOW,
+        sleep=lambda _s: None,
+    )
+    return MastodonListener(ctx), settings
+
+
+def run(listener, query, cursor):
+    pages = list(listener.poll(query, cursor))
+    saved = cursor
+    for p in pages:
+        if p.cursor is not None:
+            saved = p.cursor
+    return pages, saved
+
+
+def tag_query(listener, settings):
+    return next(q for q in listener.queries(settings.entities()) if q.key == "tag:acme")
+
+
+# -- pure parsing ---------------------------------------------------------------
+def test_html_to_text_drops_invisible_keeps_links_and_paragraphs():
+    html = (
+        '<p>Hi <a href="https://x.example/@a" class="u-url mention">@<span>a</span></a> '
+        'see <a href="https://acme.example/x"><span class="invisible">https://</span>'
+        '<span class="">acme.example/x</span><span class="invisible"></span></a><br>ok &amp; '
+        "thanks</p><p>bye</p>"
+    )
+    assert html_to_text(html) == "Hi @a see acme.example/x\nok & thanks\n\nbye"
+    assert html_to_text("") == ""
+    assert html_to_text("<p>a</p><script>alert(1)</script>") == "a"
+
+
+def test_parse_search_sample_uses_uri_for_dedupe_and_local_id_for_replies():
+    mentions, skipped = parse(load("search.json"), "https://mastodon.social")
+    assert skipped == 0
+    first = mentions[0]
+    assert first.external_id == "https://icosahedron.website/users/greg/statuses/116388148912635764"
+    assert first.native_id == "116388149027005349"  # this instance's id, not the origin's
+    assert first.url == "https://icosahedron.website/@greg/116388148912635764"
+    assert first.author == "greg@icosahedron.website"
+    assert first.author_followers == 455
+    assert first.lang == "en"
+    assert first.in_reply_to == "116387888508422624"
+    assert first.created_at == datetime(2026, 4, 11, 21, 16, 53, tzinfo=UTC)
+    assert "youtube.com/watch?v=MWCSw_cNxKc" in first.text
+    assert "https://www." not in first.text  # the invisible prefix is gone
+    assert "<" not in first.text
+    assert mentions[1].engagement == 5
+
+
+def test_parse_timeline_unwraps_boosts_handles_cw_and_skips_malformed():
+    mentions, skipped = parse(load("tag_timeline.json"), "https://mastodon.example")
+    assert skipped == 2  # no account; unparseable created_at
+    by_id = {m.external_id: m for m in mentions}
+    boost = by_id["https://fosstodon.example/users/kim/statuses/113499999999990001"]
+    assert boost.author == "kim@fosstodon.example"  # the boosted post's author, not the booster
+    assert boost.native_id == "113500000000000020"
+    assert boost.text.startswith("Day three without sync on #acme cloud")
+    assert boost.engagement == 12
+    local = by_id["https://mastodon.example/users/ana/statuses/113500000000000040"]
+    assert local.author == "ana@mastodon.example"  # local acct qualified with the instance
+    assert local.text == (
+        "Loving the new #Acme dashboard & the dark mode!\n"
+        "Details: acme.example/blog/dark-m…\n\nSecond paragraph."
+    )
+    cw = by_id["https://chaos.example/users/cw/statuses/777"]
+    assert cw.text.startswith("rant: acme billing\n\n")
+    assert cw.url == cw.external_id  # url is null: fall back to the uri
+    assert cw.author_followers is None and cw.lang is None
+
+
+def test_parse_rejects_a_payload_that_is_not_statuses():
+    with pytest.raises(SourceError) as err:
+        parse({"error": "nope"}, "https://m.example")
+    assert err.value.kind == "bad_payload"
+
+
+def test_ids_are_compared_by_length_then_lexically():
+    assert id_key("9") < id_key("10") < id_key("11")
+    assert newest_id(["9", "100", "99"]) == "100"
+    assert newest_id([], "5") == "5"
+    assert newest_id([]) is None
+
+
+# -- config and queries ---------------------------------------------------------
+def test_options_reject_unknown_keys_and_bad_hashtags():
+    with pytest.raises(ConfigError, match="hashtag"):
+        make("http://127.0.0.1:9", hashtags=["not a tag"])
+    with pytest.raises(ConfigError, match="tags"):
+        make("http://127.0.0.1:9", tags=["acme"])
+
+
+def test_queries_one_per_hashtag_and_search_only_with_token():
+    listener, settings = make("http://127.0.0.1:9", hashtags=["#Acme", "globex"])
+    keys = [q.key for q in listener.queries(settings.entities())]
+    assert keys == ["tag:acme", "tag:globex"]
+    globex = listener.queries(settings.entities())[1]
+    assert globex.entity == "Globex"
+    listener, settings = make(
+        "http://127.0.0.1:9", secrets={"MT": "tok"}, hashtags=[], token_env="MT"
+    )
+    keys = [q.key for q in listener.queries(settings.entities())]
+    # hashtags derived from single-word terms of every entity, then one search per entity
+    assert keys == [
+        "tag:acme",
+        "tag:globex",
+        "tag:initech",
+        "search:Acme",
+        "search:Globex",
+        "search:Initech",
+    ]
+
+
+# -- a fake instance --------------------------------------------------------------
+def status(n: int, text: str = "acme rocks", minutes_ago: int = 0) -> dict:
+    created = NOW - timedelta(minutes=minutes_ago)
+    sid = str(113_500_000_000_000_000 + n)
+    return {
+        "id": sid,
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "uri": f"https://origin.example/users/u{n}/statuses/{n}",
+        "url": f"https://origin.example/@u{n}/{n}",
+        "content": f"<p>{text} #acme</p>",
+        "spoiler_text": "",
+        "language": "en",
+        "account": {"id": str(n), "acct": f"u{n}@origin.example", "followers_count": n},
+        "reblog": None,
+    }
+
+
+class FakeTimeline:
+    """Mastodon's tag timeline paging: newest first, max_id/min_id/since_id, Link headers."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+
+    def __call__(self, req):
+        items = sorted(self.statuses, key=lambda s: id_key(s["id"]), reverse=True)
+        limit = int(req.arg("limit") or 20)
+        if req.arg("max_id"):
+            items = [s for s in items if id_key(s["id"]) < id_key(req.arg("max_id"))]
+        if req.arg("min_id"):
+            newer = [s for s in items if id_key(s["id"]) > id_key(req.arg("min_id"))]
+            page = newer[-limit:]  # the oldest `limit` newer ones, still newest first
+        else:
+            page = items[:limit]
+        headers = {}
+        if page:
+            base = f"http://127.0.0.1{req.path}"
+            headers["Link"] = (
+                f'<{base}?max_id={page[-1]["id"]}>; rel="next", '
+                f'<{base}?min_id={page[0]["id"]}>; rel="prev"'
+            )
+        return Reply(200, page, headers)
+
+
+# -- polling ---------------------------------------------------------------------
+def test_first_poll_backfills_backwards_and_saves_the_newest_id():
+    with LocalServer() as srv:
+        old = [status(n, minutes_ago=60 * 24 * 10) for n in range(1, 6)]  # outside 7d
+        fresh = [status(n, minutes_ago=100 - n) for n in range(10, 60)]
+        srv.route(TAG, FakeTimeline(old + fresh))
+        listener, settings = make(srv.url)
+        pages, cursor = run(listener, tag_query(listener, settings), None)
+        got = [m.native_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(s["id"] for s in fresh)  # old ones dropped, none twice
+        assert cursor == {"min_id": fresh[-1]["id"]}
+        assert pages[-1].done
+        first, second = srv.served(TAG)[:2]
+        assert first.query == {"limit": ["40"]}
+        assert "authorization" not in first.headers
+        assert second.arg("max_id") == fresh[-40]["id"]  # followed Link rel="next"
+        assert all(p.cursor is None for p in pages[:-1])  # saved only once the walk is done
+
+
+def test_forward_paging_follows_prev_links_with_no_gap_and_no_double():
+    with LocalServer() as srv:
+        fake = FakeTimeline([status(n) for n in range(1, 6)])
+        srv.route(TAG, fake)
+        listener, settings = make(srv.url)
+        query = tag_query(listener, settings)
+        _, cursor = run(listener, query, None)
+        assert cursor == {"min_id": status(5)["id"]}
+        fake.statuses += [status(n) for n in range(6, 101)]  # 95 new: more than two pages
+        pages, cursor = run(listener, query, cursor)
+        got = [m.native_id for p in pages for m in p.mentions]
+        assert sorted(got, key=id_key) == [status(n)["id"] for n in range(6, 101)]
+        assert [len(p.mentions) for p in pages] == [40, 40, 15]
+        # each page carries its own cursor: a crash after any page resumes right there
+        assert [p.cursor for p in pages] == [
+            {"min_id": status(45)["id"]},
+            {"min_id": status(85)["id"]},
+            {"min_id": status(100)["id"]},
+        ]
+        assert pages[-1].done
+        reqs = srv.served(TAG)[-3:]
+        assert [r.arg("min_id") for r in reqs] == [
+            status(5)["id"],
+            status(45)["id"],
+            status(85)["id"],
+        ]
+        # nothing new: one request, nothing yielded, cursor unchanged
+        pages, again = run(listener, query, cursor)
+        assert again == cursor and not [m for p in pages for m in p.mentions]
+
+
+def test_overlapping_pages_are_not_doubled_within_a_page():
+    with LocalServer() as srv:
+        s = status(1)
+        srv.route(TAG, Reply(200, [s, s, {**s, "id": status(2)["id"]}]))
+        listener, settings = make(srv.url)
+        pages, _ = run(listener, tag_query(listener, settings), {"min_id": "1"})
+        assert len([m for p in pages for m in p.mentions]) == 1
+
+
+def test_401_says_the_instance_requires_login_for_hashtag_feeds():
+    with LocalServer() as srv:
+        srv.route(TAG, Reply(401, {"error": "This API requires an authenticated user"}))
+        listener, settings = make(srv.url)
+        with pytest.raises(SourceError) as err:
+            list(listener.poll(tag_query(listener, settings), None))
+        assert err.value.kind == "needs_credentials"
+        assert "requires login for hashtag feeds" in err.value.message
+
+
+def test_empty_feed_on_a_restricted_instance_needs_credentials():
+    with LocalServer() as srv:
+        srv.route(TAG, [])
+        srv.route("/api/v2/instance", load("instance_restricted.json"))
+        listener, settings = make(srv.url)
+        with pytest.raises(SourceError) as err:
+            list(listener.poll(tag_query(listener, settings), None))
+        assert err.value.kind == "needs_credentials"
+        assert "127.0.0.1 requires login for hashtag feeds (#acme)" in err.value.message
+
+
+def test_empty_feed_on_a_public_instance_is_just_quiet():
+    with LocalServer() as srv:
+        srv.route(TAG, [])
+        srv.route("/api/v2/instance", load("instance_public.json"))
+        listener, settings = make(srv.url)
+        pages, cursor = run(listener, tag_query(listener, settings), None)
+        assert cursor is None and pages[-1].done
+        assert not [m for p in pages for m in p.mentions]
+
+
+def test_search_sends_the_token_one_term_at_a_time_and_keeps_the_max_id():
+    with LocalServer() as srv:
+        sample = load("search.json")
+
+        def search(req):
+            if req.arg("q") == "acme":  # "acme cloud" is covered by acme: not asked
+                return {"accounts": [], "statuses": sample["statuses"], "hashtags": []}
+            return {"accounts": [], "statuses": sample["statuses"][1:], "hashtags": []}
+
+        srv.route("/api/v2/search", search)
+        srv.route(TAG, [])
+        listener, settings = make(srv.url, secrets={"MT": "s3cret"}, token_env="MT")
+        keys = [q.key for q in listener.queries(settings.entities())]
+        assert "search:Acme" in keys
+        query = Query("search:Acme", "Acme", ("acme", '"acme cloud"', '"globex cloud"'))
+        pages, cursor = run(listener, query, {"min_id": "116388000000000000"})
+        reqs = srv.served("/api/v2/search")
+        assert [r.arg("q") for r in reqs] == ["acme", '"globex cloud"']
+        for r in reqs:
+            assert r.headers["authorization"] == "Bearer s3cret"
+            assert r.arg("type") == "statuses" and r.arg("limit") == "40"
+            assert r.arg("min_id") == "116388000000000000"
+        ids = [m.external_id for p in pages for m in p.mentions]
+        assert len(set(ids)) == 2  # the store dedupes across terms by uri
+        assert cursor == {"min_id": "116388149027005349"}
+        assert all(p.cursor is None for p in pages[:-1])
