@@ -1,0 +1,159 @@
+"""Hacker News stories and comments through Algolia's HN Search API.
+
+Endpoint: `GET {base_url}/api/v1/search_by_date?query="TERM"&tags=(story,comment)
+&numericFilters=created_at_i>L,created_at_i<=U&hitsPerPage=100&page=N`
+(base_url default https://hn.algolia.com), newest first.
+Auth: none. Limits: 10,000 requests per hour per IP; at most 1,000 hits per
+query (nbPages x hitsPerPage), so when a window holds more, the walk narrows
+its upper bound to the oldest hit seen and starts again at page 0.
+Cursor: `{"watermark": U}` (epoch seconds: every hit created at or before U
+has been fetched). A poll walks the window (watermark - overlap, now]; while
+it walks, the cursor also holds `walk` (bounds, term, page), so a crash
+resumes the walk instead of skipping what it had not reached. The first poll
+(no cursor) walks the source's `backfill` window.
+Each term is searched quoted (Algolia's typo tolerance and prefix matching
+would otherwise match "nodes" for "nodejs") and each hit is kept only when
+its text really contains a term. Text is HTML with entities: converted to
+plain text. There is no write API: replies go through a human.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from earful.models import Mention, Page
+from listeners._http import epoch, get_json, html_to_text, iso, search_terms, text_matches
+from listeners.base import Listener, Query, SourceError
+
+
+class HackerNewsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tags: str = "(story,comment)"
+    hits_per_page: int = Field(100, ge=1, le=1000)
+    overlap_seconds: int = Field(300, ge=0)
+
+
+def _mention(hit: dict[str, Any]) -> Mention | None:
+    oid = str(hit["objectID"])
+    if not oid:
+        raise ValueError("empty objectID")
+    title = hit.get("title") or ""
+    body = hit.get("comment_text") or hit.get("story_text") or ""
+    text = "\n\n".join(p for p in (html_to_text(title), html_to_text(body)) if p)
+    if not text:
+        return None  # deleted or empty item
+    created_i = hit.get("created_at_i")
+    created = epoch(created_i) if created_i is not None else iso(hit.get("created_at"))
+    is_comment = hit.get("comment_text") is not None or hit.get("parent_id") is not None
+    parent = hit.get("parent_id")
+    story = hit.get("story_id")
+    raw = {k: v for k, v in hit.items() if k != "_highlightResult"}
+    return Mention(
+        platform="hackernews",
+        external_id=oid,
+        native_id=oid,
+        url=f"https://news.ycombinator.com/item?id={oid}",
+        author=str(hit.get("author") or ""),
+        text=text,
+        created_at=created,
+        in_reply_to=str(parent) if is_comment and parent is not None else None,
+        thread_id=str(story) if story is not None else oid,
+        engagement=int(hit.get("points") or 0) + int(hit.get("num_comments") or 0),
+        raw=raw,
+    )
+
+
+def parse(payload: Any) -> tuple[list[Mention], int]:
+    """An Algolia search response -> (mentions, malformed hits skipped). Pure."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("hits"), list):
+        raise SourceError("bad_payload", "Algolia response without a hits list")
+    out: list[Mention] = []
+    skipped = 0
+    for hit in payload["hits"]:
+        try:
+            m = _mention(hit)
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+            skipped += 1
+            continue
+        if m is None:
+            skipped += 1
+        else:
+            out.append(m)
+    return out, skipped
+
+
+class HackerNewsListener(Listener):
+    platform = "hackernews"
+    Options: ClassVar[type[BaseModel]] = HackerNewsOptions
+    default_base_url = "https://hn.algolia.com"
+    sees = (
+        "Every public Hacker News story and comment whose text contains a term "
+        "(Algolia search, no account needed); not deleted items, not other sites."
+    )
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        opts: HackerNewsOptions = self.options  # type: ignore[assignment]
+        terms = (
+            [query.override]
+            if query.override
+            else [f'"{t}"' for t, _exact in search_terms(query.terms)]
+        )
+        if not terms:
+            yield Page([], cursor, done=True)
+            return
+        cursor = cursor or {}
+        watermark = cursor.get("watermark")
+        walk = cursor.get("walk")
+        if not isinstance(walk, dict):
+            now_i = int(self.ctx.clock().timestamp())
+            if watermark is None:
+                lower = int((self.ctx.clock() - self.ctx.source.backfill).timestamp())
+            else:
+                lower = int(watermark) - opts.overlap_seconds
+            walk = {"lower": lower, "top": now_i, "upper": now_i, "term": 0, "page": 0}
+        url = f"{self.base_url}/api/v1/search_by_date"
+        while True:
+            term = terms[min(walk["term"], len(terms) - 1)]
+            payload = get_json(
+                self.ctx,
+                url,
+                params={
+                    "query": term,
+                    "tags": opts.tags,
+                    "numericFilters": f"created_at_i>{walk['lower']},created_at_i<={walk['upper']}",
+                    "hitsPerPage": opts.hits_per_page,
+                    "page": walk["page"],
+                    "typoTolerance": "false",
+                },
+            )
+            mentions, skipped = parse(payload)
+            if not query.override:
+                mentions = [m for m in mentions if text_matches(m.text, query.terms)]
+            walk = self._advance(walk, payload, len(terms))
+            if walk["term"] >= len(terms):
+                yield Page(mentions, {"watermark": walk["top"]}, skipped, done=True)
+                return
+            yield Page(mentions, {"watermark": watermark, "walk": dict(walk)}, skipped)
+
+    @staticmethod
+    def _advance(walk: dict[str, Any], payload: dict[str, Any], n_terms: int) -> dict[str, Any]:
+        """The next request of the walk: next page, a narrower window, or the next term."""
+        walk = dict(walk)
+        hits = [h for h in payload.get("hits") or [] if isinstance(h, dict)]
+        nb_pages = int(payload.get("nbPages") or 0)
+        per = int(payload.get("hitsPerPage") or len(hits) or 1)
+        nb_hits = int(payload.get("nbHits") or 0)
+        if hits and walk["page"] + 1 < nb_pages:
+            walk["page"] += 1
+            return walk
+        if hits and nb_hits > nb_pages * per:  # capped: restart below the oldest hit seen
+            times = [int(h["created_at_i"]) for h in hits if h.get("created_at_i") is not None]
+            oldest = min(times) if times else walk["upper"]
+            if oldest < walk["upper"]:
+                walk.update(upper=oldest, page=0)
+                return walk
+        walk.update(term=walk["term"] + 1, page=0, upper=walk["top"])
+        return walk

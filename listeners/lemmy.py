@@ -1,0 +1,214 @@
+"""Lemmy posts and comments through an instance's search API (one instance per source).
+
+Endpoint (Lemmy 0.19, API v3): `GET {base_url}/api/v3/search?q=TERM&type_=Posts|Comments
+&sort=New&listing_type=All&page=N&limit=50`. Lemmy 1.0 (API v4):
+`GET {base_url}/api/v4/search?search_term=TERM&type_=...&sort=New&page_cursor=C&limit=50`.
+The version is detected once per process from `/api/v3/site` (`version`); a
+1.x server, or one where v3 is gone, is searched through v4.
+Auth: none for public content. Limits: per instance and IP (default 60
+searches per 600 s), 429 when exceeded; one poll costs one search per page
+per (term, type).
+Cursor: `{"watermark": ISO}` = the newest `published` seen by the last
+complete walk. A poll walks pages newest first and stops at the page that
+reaches watermark - overlap (federated items can arrive a little late); while
+walking, `walk` (step, page, newest seen) is saved too, so a crash resumes the
+walk. Numeric ids are instance-local: the key is `ap_id`, so the same post
+seen through several instances (several sources) is stored once. Deleted and
+removed items are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from earful.models import Mention, Page
+from listeners._http import get_json, iso, request, search_terms, text_matches
+from listeners.base import Listener, Query, SourceError
+
+TYPES = ("Posts", "Comments")
+
+
+class LemmyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api: Literal["auto", "v3", "v4"] = "auto"
+    limit: int = Field(50, ge=1, le=50)
+    overlap_seconds: int = Field(600, ge=0)
+    max_pages: int = Field(20, ge=1)
+
+
+def _host(actor_id: str) -> str:
+    try:
+        return httpx.URL(actor_id).host
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _author(creator: dict[str, Any]) -> str:
+    name = str(creator.get("name") or "")
+    host = _host(str(creator.get("actor_id") or creator.get("ap_id") or ""))
+    return f"{name}@{host}" if host else name
+
+
+def _post(view: dict[str, Any], base: str) -> Mention | None:
+    post = view["post"]
+    if post.get("deleted") or post.get("removed"):
+        return None
+    text = "\n\n".join(p for p in (post.get("name") or "", post.get("body") or "") if p)
+    counts = view.get("counts") or {}
+    return Mention(
+        platform="lemmy",
+        external_id=str(post["ap_id"]),
+        native_id=str(post["id"]),
+        url=str(post["ap_id"]),
+        author=_author(view.get("creator") or {}),
+        text=text,
+        created_at=iso(post["published"]),
+        thread_id=str(post["ap_id"]),
+        engagement=int(counts.get("score") or 0) + int(counts.get("comments") or 0),
+        raw=view,
+    )
+
+
+def _comment(view: dict[str, Any], base: str) -> Mention | None:
+    c = view["comment"]
+    if c.get("deleted") or c.get("removed"):
+        return None
+    path = str(c.get("path") or "").split(".")
+    parent = path[-2] if len(path) >= 3 else None  # "0.<parent>.<id>"
+    post = view.get("post") or {}
+    counts = view.get("counts") or {}
+    return Mention(
+        platform="lemmy",
+        external_id=str(c["ap_id"]),
+        native_id=str(c["id"]),
+        url=str(c["ap_id"]),
+        author=_author(view.get("creator") or {}),
+        text=str(c.get("content") or ""),
+        created_at=iso(c["published"]),
+        in_reply_to=f"{base}/comment/{parent}" if parent else post.get("ap_id"),
+        thread_id=post.get("ap_id") or (f"{base}/post/{c['post_id']}" if "post_id" in c else None),
+        engagement=int(counts.get("score") or 0),
+        raw=view,
+    )
+
+
+def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
+    """A search response (v3 or v4) -> (mentions, malformed items skipped). Pure."""
+    if not isinstance(payload, dict):
+        raise SourceError("bad_payload", "Lemmy search response is not a JSON object")
+    out: list[Mention] = []
+    seen: set[str] = set()
+    skipped = 0
+    for key, build in (("posts", _post), ("comments", _comment)):
+        items = payload.get(key) or []
+        if not isinstance(items, list):
+            skipped += 1
+            continue
+        for view in items:
+            try:
+                m = build(view, base)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                skipped += 1
+                continue
+            if m is not None and m.external_id not in seen:
+                seen.add(m.external_id)
+                out.append(m)
+    return out, skipped
+
+
+class LemmyListener(Listener):
+    platform = "lemmy"
+    Options: ClassVar[type[BaseModel]] = LemmyOptions
+    default_base_url = "https://lemmy.world"
+    sees = (
+        "Public Lemmy posts and comments containing a term, as federated to this "
+        "instance (add one source per instance for wider coverage); not deleted or removed items."
+    )
+
+    def api_version(self) -> str:
+        opts: LemmyOptions = self.options  # type: ignore[assignment]
+        if opts.api != "auto":
+            return opts.api
+        if "api" not in self.ctx.state:
+            self.ctx.state["api"] = self._detect()
+        return str(self.ctx.state["api"])
+
+    def _detect(self) -> str:
+        try:
+            site = get_json(self.ctx, f"{self.base_url}/api/v3/site")
+        except SourceError as exc:
+            if exc.kind not in ("error", "bad_payload"):
+                raise
+            request(self.ctx, "GET", f"{self.base_url}/api/v4/site")  # raises if neither
+            return "v4"
+        version = str((site or {}).get("version") or "0") if isinstance(site, dict) else "0"
+        try:
+            major = int(version.lstrip("v").split(".")[0])
+        except ValueError:
+            major = 0
+        return "v4" if major >= 1 else "v3"
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        opts: LemmyOptions = self.options  # type: ignore[assignment]
+        terms = [query.override] if query.override else [t for t, _ in search_terms(query.terms)]
+        if not terms:
+            yield Page([], cursor, done=True)
+            return
+        steps = [(kind, term) for term in terms for kind in TYPES]
+        cursor = cursor or {}
+        watermark = cursor.get("watermark")
+        walk = cursor.get("walk")
+        if not isinstance(walk, dict):
+            if watermark is None:
+                lower = self.ctx.clock() - self.ctx.source.backfill
+            else:
+                lower = iso(watermark) - timedelta(seconds=opts.overlap_seconds)
+            walk = {"lower": lower.isoformat(), "step": 0, "page": 1, "page_cursor": None}
+            walk["newest"] = watermark
+            walk["started"] = self.ctx.clock().isoformat()
+        v4 = self.api_version() == "v4"
+        lower_dt = iso(walk["lower"])
+        while True:
+            kind, term = steps[min(walk["step"], len(steps) - 1)]
+            params: dict[str, Any] = {"type_": kind, "sort": "New", "listing_type": "All"}
+            params["limit"] = opts.limit
+            if v4:
+                params["search_term"] = term
+                if walk.get("page_cursor"):
+                    params["page_cursor"] = walk["page_cursor"]
+                url = f"{self.base_url}/api/v4/search"
+            else:
+                params.update(q=term, page=walk["page"])
+                url = f"{self.base_url}/api/v3/search"
+            payload = get_json(self.ctx, url, params=params)
+            mentions, skipped = parse(payload, self.base_url)
+            n_items = len(payload.get(kind.lower()) or [])
+            if mentions:
+                newest = max(m.created_at for m in mentions)
+                if walk["newest"] is None or newest > iso(walk["newest"]):
+                    walk["newest"] = newest.isoformat()
+            reached = any(m.created_at <= lower_dt for m in mentions)
+            next_cursor = payload.get("next_page") if v4 else None
+            if not query.override:
+                mentions = [m for m in mentions if text_matches(m.text, query.terms)]
+            more = (
+                n_items > 0
+                and not reached
+                and walk["page"] < opts.max_pages
+                and (next_cursor if v4 else n_items >= opts.limit)
+            )
+            walk = dict(walk)
+            if more:
+                walk.update(page=walk["page"] + 1, page_cursor=next_cursor)
+            else:
+                walk.update(step=walk["step"] + 1, page=1, page_cursor=None)
+            if walk["step"] >= len(steps):
+                done = {"watermark": walk["newest"] or walk.get("started")}
+                yield Page(mentions, done, skipped, done=True)
+                return
+            yield Page(mentions, {"watermark": watermark, "walk": walk}, skipped)
