@@ -21,7 +21,9 @@ may set any `createdAt`). A poll asks for `since = watermark - overlap`,
 walks pages newest first (cursor paging only when logged in) down to that
 bound, deduplicates by at-URI, and moves the watermark only after every page
 is stored. A walk cut short by `max_pages` keeps the old watermark, so the
-next poll refetches rather than leaves a gap.
+next poll refetches rather than leaves a gap. Without a session the public
+host serves one page (`limit` posts) per term and poll: busier terms need
+credentials to be heard completely.
 external_id = at-URI; native_id = "uri|cid" (a reply needs both).
 """
 
@@ -296,9 +298,9 @@ class BlueskyListener(Listener):
                 dids = [p["author"]["did"] for p in posts or [] if _has_did(p)]
                 mentions, skipped = parse(data, self._followers(dids), self.ctx.source.key)
                 newest = max([*stamps, *([newest] if newest else [])], default=None)
-                yield Page(
-                    [m for m in mentions if m.created_at >= lower or watermark], None, skipped
-                )
+                if watermark is None:  # backfill: nothing older than the window
+                    mentions = [m for m in mentions if m.created_at >= lower]
+                yield Page(mentions, None, skipped)
                 page_cursor = data.get("cursor") if self._credentials() else None
                 if not posts or not page_cursor or min(stamps, default=lower) < lower:
                     break

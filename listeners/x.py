@@ -199,5 +199,5 @@ class XListener(Listener):
             return new
         newest = first_newest or cur.get("since_id")
         new = {"since_id": newest} if newest else {}
-        yield Page([], new or None, done=True)
+        yield Page([], new or None, done=not gap)  # after a gap fill, the normal walk follows
         return new

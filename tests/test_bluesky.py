@@ -1,0 +1,321 @@
+"""Bluesky listener: pure parse on fixtures, session handling and paging against a local server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import FIXTURES, SAMPLE_CONFIG
+from localserver import LocalServer, Reply
+
+from earful.config import settings_from_dict
+from listeners import _http
+from listeners.base import Context, Query, SourceError
+from listeners.bluesky import BlueskyListener, jwt_expiry, parse, web_url
+
+NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+SEARCH = "/xrpc/app.bsky.feed.searchPosts"
+PROFILES = "/xrpc/app.bsky.actor.getProfiles"
+CREATE = "/xrpc/com.atproto.server.createSession"
+REFRESH = "/xrpc/com.atproto.server.refreshSession"
+SECRETS = {"BSKY_ID": "acme.bsky.social", "BSKY_PW": "abcd-efgh-ijkl-mnop"}
+QUERY = Query("Acme", "Acme", ("acme",))
+
+
+def load(name):
+    return json.loads((FIXTURES / "bluesky" / name).read_text())
+
+
+def jwt(exp: datetime, sub: str = "did:plc:me") -> str:
+    def b64(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{b64({'alg': 'ES256K'})}.{b64({'sub': sub, 'exp': int(exp.timestamp())})}.sig"
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def make(base_url, secrets=None, clock=None, **options):
+    src = {"platform": "bluesky", "base_url": base_url, "public_url": base_url, **options}
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
+    ctx = Context(
+        source=settings.sources[0],
+        client=_http.make_client(timeout=3),
+        secrets=secrets or {},
+        clock=clock or (lambda: NOW),
+        sleep=lambda _s: None,
+    )
+    return BlueskyListener(ctx)
+
+
+def logged_in(base_url, clock=None, **options):
+    return make(
+        base_url,
+        SECRETS,
+        clock,
+        identifier_env="BSKY_ID",
+        password_env="BSKY_PW",
+        **options,
+    )
+
+
+def run(listener, cursor, query=QUERY):
+    pages = list(listener.poll(query, cursor))
+    saved = cursor
+    for p in pages:
+        if p.cursor is not None:
+            saved = p.cursor
+    return pages, saved
+
+
+def post(n: int, minutes_ago: float, text: str = "acme is great", author: int | None = None):
+    at = (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    did = f"did:plc:author{author if author is not None else n}"
+    return {
+        "uri": f"at://{did}/app.bsky.feed.post/rk{n}",
+        "cid": f"bafycid{n}",
+        "author": {"did": did, "handle": f"user{n}.bsky.social"},
+        "record": {"$type": "app.bsky.feed.post", "createdAt": at, "text": text},
+        "indexedAt": at,
+        "likeCount": 1,
+    }
+
+
+class FakeAppView:
+    """searchPosts (latest first, `since` inclusive on indexedAt, cursor = offset), getProfiles,
+    createSession/refreshSession with JWTs; cursor paging only for authenticated calls."""
+
+    def __init__(self, posts=(), lifetime=timedelta(hours=2)):
+        self.posts = list(posts)
+        self.lifetime = lifetime
+        self.issued = 0
+        self.valid: set[str] = set()
+
+    def install(self, srv):
+        srv.route(SEARCH, self.search)
+        srv.route(PROFILES, self.profiles)
+        srv.route(CREATE, self.create)
+        srv.route(REFRESH, self.refresh)
+
+    def _tokens(self):
+        self.issued += 1
+        access = jwt(NOW + self.lifetime + timedelta(seconds=self.issued))
+        self.valid.add(access)
+        return {"accessJwt": access, "refreshJwt": f"refresh-{self.issued}", "did": "did:plc:me"}
+
+    def create(self, req):
+        body = req.json()
+        if (body["identifier"], body["password"]) != tuple(SECRETS.values()):
+            return Reply(401, {"error": "AuthenticationRequired", "message": "Invalid password"})
+        return self._tokens()
+
+    def refresh(self, req):
+        if not req.headers.get("authorization", "").startswith("Bearer refresh-"):
+            return Reply(400, {"error": "InvalidToken"})
+        return self._tokens()
+
+    def search(self, req):
+        auth = req.headers.get("authorization", "").removeprefix("Bearer ")
+        if auth and auth not in self.valid:
+            return Reply(400, {"error": "ExpiredToken"})
+        q = (req.arg("q") or "").strip('"').lower()
+        since = req.arg("since")
+        hits = [p for p in self.posts if q in p["record"]["text"].lower()]
+        if since:
+            hits = [p for p in hits if _http.iso(p["indexedAt"]) >= _http.iso(since)]
+        hits.sort(key=lambda p: p["indexedAt"], reverse=True)
+        start = int(req.arg("cursor") or 0)
+        if start and not auth:
+            return Reply(403, "Request forbidden by administrative rules")
+        limit = int(req.arg("limit") or 25)
+        page = hits[start : start + limit]
+        out = {"posts": page}
+        if start + limit < len(hits):
+            out["cursor"] = str(start + limit)
+        return out
+
+    def profiles(self, req):
+        actors = req.query.get("actors", [])
+        assert len(actors) <= 25
+        return {"profiles": [{"did": a, "followersCount": 1000 + len(a)} for a in actors]}
+
+
+# -- pure parsing ---------------------------------------------------------------
+def test_parse_sample_builds_web_url_native_id_and_reply_refs():
+    mentions, skipped = parse(load("searchPosts.json"))
+    assert skipped == 0
+    reply, hello = mentions
+    assert (
+        reply.external_id
+        == "at://did:plc:kvwvcn5iqfooopmyzvb4qzba/app.bsky.feed.post/3k44deefqdk2g"
+    )
+    assert reply.native_id == (
+        reply.external_id + "|bafyreiecx6dujwoeqpdzl27w67z4h46hyklk3an4i4cvvmioaqb2qbyo5u"
+    )
+    assert (
+        reply.url == "https://bsky.app/profile/did:plc:kvwvcn5iqfooopmyzvb4qzba/post/3k44deefqdk2g"
+    )
+    assert reply.author == "test.marshal.dev"
+    assert reply.text == "example of a reply"
+    assert reply.lang == "en"
+    assert reply.in_reply_to == (
+        "at://did:plc:u5cwb2mwiv2bfq53cjufe6yn/app.bsky.feed.post/3k43tv4rft22g"
+    )
+    assert reply.created_at == datetime(2023, 8, 7, 5, 49, 40, 501974, tzinfo=UTC)
+    assert hello.engagement == 15 and hello.in_reply_to is None
+    assert hello.thread_id == hello.external_id
+
+
+def test_parse_extra_clamps_future_dates_dedupes_and_skips_malformed():
+    followers = {"did:plc:abcabcabcabcabcabcabcabc": 321}
+    mentions, skipped = parse(load("searchPosts_extra.json"), followers)
+    assert skipped == 1  # the post without a cid
+    assert len(mentions) == 2  # the duplicate uri counted once
+    future, german = mentions
+    assert future.created_at == datetime(2026, 11, 25, 12, 0, 1, tzinfo=UTC)  # not 2031
+    assert future.author_followers == 321 and future.lang is None
+    assert german.lang == "de"
+    assert german.created_at == datetime(2026, 11, 25, 10, 59, 58, 123456, tzinfo=UTC)
+
+
+def test_parse_rejects_a_payload_without_posts():
+    with pytest.raises(SourceError) as err:
+        parse({"error": "InternalServerError"})
+    assert err.value.kind == "bad_payload"
+
+
+def test_web_url_and_jwt_expiry():
+    assert web_url("at://did:plc:x/app.bsky.feed.post/abc") == (
+        "https://bsky.app/profile/did:plc:x/post/abc"
+    )
+    with pytest.raises(ValueError):
+        web_url("at://did:plc:x/app.bsky.feed.like/abc")
+    exp = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    assert jwt_expiry(jwt(exp)) == exp
+    assert jwt_expiry("not-a-jwt") is None
+
+
+# -- sessions -------------------------------------------------------------------
+def test_logs_in_once_per_process_and_refreshes_when_the_jwt_expires():
+    with LocalServer() as srv:
+        fake = FakeAppView([post(1, 30)])
+        fake.install(srv)
+        clock = Clock(NOW)
+        listener = logged_in(srv.url, clock)
+        _, cursor = run(listener, None)
+        _, cursor = run(listener, cursor)
+        assert len(srv.served(CREATE)) == 1  # never log in per poll
+        assert srv.served(CREATE)[0].json() == {
+            "identifier": "acme.bsky.social",
+            "password": "abcd-efgh-ijkl-mnop",
+        }
+        first_token = srv.served(SEARCH)[0].headers["authorization"]
+        assert first_token.startswith("Bearer ey")
+        clock.now = NOW + timedelta(hours=3)  # the access JWT has expired
+        run(listener, cursor)
+        assert len(srv.served(CREATE)) == 1
+        assert [r.headers["authorization"] for r in srv.served(REFRESH)] == ["Bearer refresh-1"]
+        assert srv.served(SEARCH)[-1].headers["authorization"] != first_token
+
+
+def test_a_rejected_access_token_is_refreshed_once_and_retried():
+    with LocalServer() as srv:
+        fake = FakeAppView([post(1, 30)])
+        fake.install(srv)
+        listener = logged_in(srv.url)
+        run(listener, None)
+        fake.valid.clear()  # the server revoked every access token
+        pages, _ = run(listener, None)
+        assert [m.external_id for p in pages for m in p.mentions] == [post(1, 30)["uri"]]
+        assert len(srv.served(REFRESH)) == 1 and len(srv.served(CREATE)) == 1
+
+
+def test_bad_app_password_needs_credentials():
+    with LocalServer() as srv:
+        FakeAppView().install(srv)
+        listener = make(
+            srv.url,
+            {"BSKY_ID": "acme.bsky.social", "BSKY_PW": "wrong"},
+            identifier_env="BSKY_ID",
+            password_env="BSKY_PW",
+        )
+        with pytest.raises(SourceError) as err:
+            run(listener, None)
+        assert err.value.kind == "needs_credentials"
+        assert "app password" in err.value.message
+        assert not srv.served(SEARCH)
+
+
+# -- searching and paging ---------------------------------------------------------
+def test_search_params_paging_followers_and_watermark():
+    with LocalServer() as srv:
+        posts = [post(n, minutes_ago=200 - n, author=n % 30) for n in range(150)]
+        fake = FakeAppView(posts)
+        fake.install(srv)
+        listener = logged_in(srv.url, limit=50)
+        pages, cursor = run(listener, None)
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(p["uri"] for p in posts)  # all 150, none twice
+        searches = srv.served(SEARCH)
+        assert [r.arg("cursor") for r in searches] == [None, "50", "100"]
+        first = searches[0]
+        assert first.arg("q") == "acme" and first.arg("sort") == "latest"
+        assert first.arg("limit") == "50"
+        assert first.arg("since") == "2026-11-18T13:00:00.000Z"  # backfill 7 days
+        assert cursor == {"since": posts[-1]["indexedAt"]}
+        assert all(p.cursor is None for p in pages[:-1])
+        # 30 distinct authors -> two getProfiles calls (25 + 5); cached afterwards
+        calls = srv.served(PROFILES)
+        assert sorted(len(r.query["actors"]) for r in calls) == [5, 25]
+        by_author = {m.author: m.author_followers for p in pages for m in p.mentions}
+        assert by_author["user29.bsky.social"] == 1000 + len("did:plc:author29")
+        # next poll asks since the watermark minus five minutes and stores only what is new
+        fake.posts.append(post(999, minutes_ago=1))
+        pages, cursor2 = run(listener, cursor)
+        assert srv.served(SEARCH)[-1].arg("since") == "2026-11-25T12:04:00.000Z"
+        new = [m.external_id for p in pages for m in p.mentions]
+        assert post(999, 1)["uri"] in new and len(new) == 7  # the overlap refetches six
+        assert cursor2 == {"since": post(999, 1)["indexedAt"]}
+        assert len(srv.served(PROFILES)) == 3  # only the one new author was looked up
+
+
+def test_walk_cut_short_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        posts = [post(n, minutes_ago=100 - n) for n in range(60)]
+        FakeAppView(posts).install(srv)
+        listener = logged_in(srv.url, limit=10, max_pages=2)
+        old = {"since": "2026-11-25T10:00:00.000Z"}
+        pages, cursor = run(listener, old)
+        assert cursor == old  # 20 of 60 seen: moving on would leave a gap
+        assert len([m for p in pages for m in p.mentions]) == 20
+
+
+def test_without_credentials_uses_the_public_host_and_403_needs_credentials():
+    with LocalServer() as srv:
+        srv.route(SEARCH, Reply(403, "Request forbidden by administrative rules"))
+        listener = make(srv.url)
+        with pytest.raises(SourceError) as err:
+            run(listener, None)
+        assert err.value.kind == "needs_credentials"
+        assert "identifier_env" in err.value.message
+        assert "authorization" not in srv.served(SEARCH)[0].headers
+        assert not srv.served(CREATE)
+
+
+def test_without_credentials_one_page_and_no_cursor():
+    with LocalServer() as srv:
+        FakeAppView([post(n, 50 - n) for n in range(40)]).install(srv)
+        listener = make(srv.url, limit=25)
+        pages, cursor = run(listener, None)
+        assert len(srv.served(SEARCH)) == 1  # the public host refuses cursors
+        assert srv.served(SEARCH)[0].arg("cursor") is None
+        assert len([m for p in pages for m in p.mentions]) == 25
+        assert cursor == {"since": post(39, 11)["indexedAt"]}
