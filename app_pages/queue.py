@@ -125,14 +125,12 @@ def http_client() -> httpx.Client:
     return httpx.Client(timeout=httpx.Timeout(20.0, connect=10.0))
 
 
-def send(mid: int, actor: str) -> None:
+def send(mid: int, target: int, actor: str) -> None:
+    """Send the draft of item `mid` as a reply to `target` (the conversation's newest post)."""
     text = (ss.get(f"q_draft_{mid}") or "").strip()
-    if not text:
-        ss["q_flash"] = ("error", "The reply is empty.")
-        return
     try:
-        row = replies.send_reply(store, settings, mid, text, actor=actor, client=http_client())
-    except Exception as exc:  # refused (already replied) or sender error: say so, never retry
+        row = replies.send_reply(store, settings, target, text, actor=actor, client=http_client())
+    except replies.ReplyRefused as exc:  # nothing stored, nothing sent
         ss["q_flash"] = ("error", f"Not sent: {exc}")
         return
     status = row.get("status")
@@ -145,13 +143,29 @@ def send(mid: int, actor: str) -> None:
         ss["q_flash"] = ("error", f"Not sent: {row.get('error') or status}")
 
 
-def manual(mid: int, actor: str) -> None:
+def manual(mid: int, target: int, actor: str) -> None:
     url = (ss.get(f"q_manual_url_{mid}") or "").strip()
     if not safe_url(url):
         ss["q_flash"] = ("error", "Paste the link to your reply (http or https).")
         return
-    replies.record_manual_reply(store, mid, url, actor=actor, text=ss.get(f"q_draft_{mid}") or "")
+    try:
+        replies.record_manual_reply(
+            store, target, url, actor=actor, text=ss.get(f"q_draft_{mid}") or ""
+        )
+    except (replies.ReplyRefused, ValueError) as exc:
+        ss["q_flash"] = ("error", f"Not recorded: {exc}")
+        return
+    ss[f"q_manual_url_{mid}"] = ""
     ss["q_flash"] = ("success", "Recorded as replied manually.")
+
+
+def verify(reply_id: int, sent: bool, actor: str) -> None:
+    try:
+        replies.verify_reply(store, reply_id, sent=sent, actor=actor)
+    except replies.ReplyRefused as exc:
+        ss["q_flash"] = ("error", str(exc))
+        return
+    ss["q_flash"] = ("success", "Marked as posted." if sent else "Marked as not posted.")
 
 
 # -- the page ------------------------------------------------------------------------------
@@ -338,15 +352,46 @@ def actions(item: dict[str, Any], mid: int, version: int) -> None:
         placeholder="Insert a canned reply",
     )
     st.text_area("Reply", key=f"q_draft_{mid}", height=120)
+    target = int(item.get("latest_mention_id") or mid)
     ok, reason = replies.can_send(settings, item)
     if ok:
         st.button(
-            "Send reply", key=f"q_send_{mid}", type="primary", on_click=send, args=(mid, user)
+            "Send reply",
+            key=f"q_send_{mid}",
+            type="primary",
+            on_click=send,
+            args=(mid, target, user),
         )
     else:
         st.caption(esc(reason))
     st.text_input("Link to your reply (replied manually)", key=f"q_manual_url_{mid}")
-    st.button("Mark replied manually", key=f"q_manual_{mid}", on_click=manual, args=(mid, user))
+    st.button(
+        "Mark replied manually", key=f"q_manual_{mid}", on_click=manual, args=(mid, target, user)
+    )
+    sent_replies(mid, target)
+
+
+def sent_replies(mid: int, target: int) -> None:
+    """Replies already made (sent, manual, failed) and any whose outcome must be verified."""
+    rows = replies.replies_for(store, target) + (
+        replies.replies_for(store, mid) if target != mid else []
+    )
+    for r in rows:
+        line = f"{r['status']} · {r['actor']} · {when(r['created_at'])}"
+        if r.get("reply_url"):
+            line += f" · {r['reply_url']}"
+        if r["status"] in ("unknown", "intent"):
+            st.warning(esc(f"Reply {line}: outcome unknown, verify on the platform."))
+            with st.container(horizontal=True):
+                for label, sent in (("It was posted", True), ("It was not posted", False)):
+                    st.button(
+                        label,
+                        key=f"q_verify_{r['id']}_{sent}",
+                        on_click=verify,
+                        args=(int(r["id"]), sent, user),
+                    )
+        else:
+            st.caption(esc(f"Reply {line}" + (f" · {r['error']}" if r.get("error") else "")))
 
 
 queue_view()

@@ -5,16 +5,20 @@ Timestamps are relative to the real clock (the pages ask for "now"); nothing sle
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from localserver import LocalServer
 from streamlit.testing.v1 import AppTest
 
 from earful import queue as q
+from earful import replies
 from earful.models import Mention
 from earful.schema import alerts as alerts_table
+from earful.schema import replies as replies_table
 from earful.schema import source_health
 from earful.store import Store
 
@@ -104,7 +108,18 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def texts(at: AppTest, kind: str) -> list[str]:
-    return [str(el.value) for el in getattr(at, kind)]
+    """Element bodies with markdown escapes removed (what the reader sees)."""
+    return [re.sub(r"\\(.)", r"\1", str(el.value)) for el in getattr(at, kind)]
+
+
+# An unescaped "<" or "](" in markdown would be live HTML or a live link/image.
+LIVE_MARKUP = re.compile(r"(?<!\\)<|(?<!\\)\]\(")
+
+
+def raw_markdown(at: AppTest) -> list[str]:
+    """Every markdown body as sent to the browser (escapes kept)."""
+    kinds = ("markdown", "caption", "warning", "error", "info", "success")
+    return [str(el.value) for k in kinds for el in getattr(at, k)]
 
 
 def listed(at: AppTest) -> list[int]:
@@ -258,6 +273,55 @@ def test_canned_reply_fills_the_draft_and_manual_reply_is_recorded(env):
     assert q.get_item(env.store, mid)["first_reply_at"] is not None
 
 
+def test_send_reply_through_the_platform_once(env, monkeypatch):
+    with LocalServer() as srv:
+        srv.route("/api/v2/search", {"statuses": [{"id": "777"}]})
+        srv.route("/api/v1/statuses", {"id": "900", "url": "https://social.example/@acme/900"})
+        monkeypatch.setenv("ACME_MASTODON_TOKEN", "secret-token")
+        env.configure(
+            CONFIG
+            + SOURCES
+            + f'[replies.mastodon]\nbase_url = "{srv.url}"\ntoken_env = "ACME_MASTODON_TOKEN"\n'
+        )
+        (mid,) = env.add(mention(1, external_id="https://social.example/users/user1/statuses/1"))
+        at = open_item(env.page(QUEUE_PAGE), mid)
+        at.text_area(key=f"q_draft_{mid}").input("Sorry! We're on it.").run()
+        at.button(key=f"q_send_{mid}").click().run()
+        assert not at.exception
+        assert any("Reply sent" in t for t in texts(at, "success"))
+        assert at.text_area(key=f"q_draft_{mid}").value == ""
+        posts = srv.served("/api/v1/statuses")
+        assert len(posts) == 1 and b"Sorry" in posts[0].body
+        at.text_area(key=f"q_draft_{mid}").input("Sorry again").run()
+        at.button(key=f"q_send_{mid}").click().run()  # a second send is refused
+        assert len(srv.served("/api/v1/statuses")) == 1
+        assert any("Not sent: already sent" in t for t in texts(at, "error"))
+        item = q.get_item(env.store, mid)
+        assert item["status"] == "pending" and item["first_reply_at"] is not None
+
+
+def test_unknown_reply_outcome_is_verified_by_a_person(env):
+    (mid,) = env.add(mention(1))
+    now = datetime.now(UTC)
+    with env.store.write() as conn:
+        rid = conn.execute(
+            sa.insert(replies_table).values(
+                mention_id=mid,
+                idempotency_key="k1",
+                text="hello",
+                status="unknown",
+                actor="Sam",
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+    at = open_item(env.page(QUEUE_PAGE), mid)
+    assert any("outcome unknown" in t for t in texts(at, "warning"))
+    at.button(key=f"q_verify_{rid}_True").click().run()
+    assert [r["status"] for r in replies.replies_for(env.store, mid)] == ["sent"]
+    assert not [t for t in texts(at, "warning") if "outcome unknown" in t]
+
+
 def test_no_actions_without_a_name(env):
     (mid,) = env.add(mention(1))
     at = open_item(env.page(QUEUE_PAGE, user=None), mid)
@@ -275,18 +339,25 @@ def test_thread_and_author_history_in_the_detail_pane(env):
     at = open_item(env.page(QUEUE_PAGE), ids[0])
     labels = [e.label for e in at.expander]
     assert "Thread (1)" in labels and "Earlier posts by this author (1)" in labels
+    assert len(at.get("link_button")) == 1  # an https URL gets its "open the original" link
 
 
 def test_hostile_post_is_inert_text(env):
     big = HOSTILE + " x" * 60_000
-    (mid,) = env.add(mention(1, text=big, author="<b>mallory</b>"))
+    (mid,) = env.add(
+        mention(1, text=big, author="<b>[mallory](http://evil.example)</b>", url="javascript:x()")
+    )
     at = open_item(env.page(QUEUE_PAGE), mid)
     assert not at.exception
     body = [t for t in texts(at, "text") if "onerror" in t]
     assert body and body[0].startswith('<img src=x onerror="window.__pwned=1">')
     assert "\u202e" not in body[0] and len(body[0]) <= 20_000
-    for md in texts(at, "markdown") + texts(at, "caption"):
-        assert "<img" not in md and "<script" not in md and "](http" not in md
+    assert any(t.startswith("<b>[mallory](http://evil.example)</b>") for t in texts(at, "text"))
+    assert not at.get("link_button")  # a javascript: URL is never made clickable
+    for md in raw_markdown(at):
+        assert not LIVE_MARKUP.search(md), md
+    # The queue table holds the same text as plain cells.
+    assert at.dataframe[0].value["post"].iloc[0].startswith("<img src=x")
 
 
 # -- sources -------------------------------------------------------------------------------
@@ -311,6 +382,7 @@ def test_sources_health_errors_and_gaps(env):
                 last_error_at=now - timedelta(minutes=1),
                 consecutive_failures=4,
                 items_today=12,
+                today=now.date().isoformat(),
                 next_poll=now + timedelta(minutes=5),
             )
         )
@@ -333,8 +405,8 @@ def test_sources_health_errors_and_gaps(env):
     assert "cannot reach the server" in row["last error"]
     assert any("silent for 6 hours" in t for t in texts(at, "error"))
     assert any("synthetic" in t.lower() for t in texts(at, "markdown"))
-    for md in texts(at, "warning") + texts(at, "markdown"):
-        assert "<script>" not in md
+    for md in raw_markdown(at):
+        assert not LIVE_MARKUP.search(md), md
 
 
 def test_sources_never_polled(env):
