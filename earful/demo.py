@@ -17,6 +17,7 @@ and weekly rhythm, and (in the seeded history) one outage spike.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 import math
@@ -74,6 +75,14 @@ AMOUNTS = ("$9.99", "$19", "$29.99", "$49", "$99", "$120", "€15", "€39", "£
 NEG_EMOJI = ("😡", "🙄", "😤", "😩", "🤦", "💀", "😠", "")
 POS_EMOJI = ("🙌", "❤️", "🎉", "👏", "🚀", "😍", "✨", "")
 SARC_EMOJI = ("🙃", "👏", "😂", "🤡", "🙄")
+CLOSERS = (
+    "So frustrating.",
+    "Done with this.",
+    "Awful.",
+    "Not happy.",
+    "Fix it please.",
+    "Seriously?",
+)
 OTHERS = ("spreadsheets", "our old vendor", "a homegrown script", "email threads")
 
 # -- templates -----------------------------------------------------------------
@@ -94,13 +103,13 @@ COMPLAINTS: dict[str, tuple[str, ...]] = {
         "Can't log in to {b} at all. 502 errors everywhere.",
         "{h} your status page says all green but the {p} has been failing for {m}",
         "Is it just me or is {b} completely broken right now? {tag}",
-        "{b} went down in the middle of our launch. Brilliant timing.",
+        "{b} went down in the middle of our launch. Worst possible timing {neg}",
     ),
     "billing": (
-        "{b} charged me {amt} twice this month and support keeps closing my ticket {neg}",
-        "Cancelled {b} in {month} and I'm still getting billed {amt}. Not ok.",
+        "{b} charged me {amt} twice this month and support keeps closing my ticket. Ridiculous {neg}",
+        "Cancelled {b} in {month} and I'm still getting billed {amt}. Unacceptable.",
         "{h} why did my invoice jump from {amt} to {amt2} with no notice?",
-        "Got a surprise {amt2} charge from {b}. Nobody can explain it.",
+        "Got a surprise {amt2} charge from {b} and nobody can explain it. Frustrating.",
         "Refund from {b} 'processing' for {d} now. Give me my money back.",
     ),
     "lost": (
@@ -117,11 +126,11 @@ COMPLAINTS: dict[str, tuple[str, ...]] = {
         "Latest {b} update broke the {p} for our whole team {tag}",
     ),
     "support": (
-        "Been waiting {d} for {b} support to answer {ticket} {neg}",
+        "Still waiting {d} for {b} support to answer {ticket}. No reply, nothing {neg}",
         "{h} {ticket} has been open for {d}. Anyone there?",
-        "{b} support chat: 'an agent will be with you shortly'. That was {d} ago.",
+        "{b} support chat: 'an agent will be with you shortly'. That was {d} ago. Useless.",
         "Worst support experience ever with {b}. Three agents, zero answers.",
-        "{b} support closed my ticket without reading it. Again.",
+        "{b} support closed my ticket without reading it. Again. Terrible.",
     ),
 }
 QUESTIONS = (
@@ -141,11 +150,11 @@ QUESTIONS = (
 PRAISE = (
     "Shoutout to {b} support, fixed my issue in {s} {pos}",
     "The new {b} {p} is so much faster. Nice work!",
-    "{h} you folks rock. Refund came through in a day.",
+    "{h} you folks are great. Refund came through in a day, thank you!",
     "Been using {b} for {years} years and it just works.",
     "Honestly {b} is the one tool in our stack nobody complains about",
-    "{b} shipping {f} is exactly what we needed {pos}",
-    "Switched to {b} from {other} last month, zero regrets.",
+    "Love that {b} finally shipped {f}, exactly what we wanted {pos}",
+    "Switched to {b} from {other} last month and it is so much better.",
     "Great experience with {b} today, the agent was kind and quick {pos}",
     "Love the {b} {p} redesign. Clean and fast.",
     "{h} thank you for sorting out my order so quickly!",
@@ -163,6 +172,7 @@ NEUTRAL = (
     "Migrating from {other} to {b}, day one.",
 )
 SARCASM = (
+    "{b} went down in the middle of our launch. Brilliant timing {sarc}",
     "Thanks {b} for losing my order {order}. Really appreciate it {sarc}",
     "Love how {b} {p} goes down exactly when I need it. Great job {sarc}",
     "Wow {b}, {m} on hold. Truly world-class support {sarc}",
@@ -171,7 +181,7 @@ SARCASM = (
     "{h} thanks for the 'quick fix' that took {d} {sarc}",
 )
 OUTAGE = (
-    "{b} is down. Again. Nothing loads {neg} {tag}",
+    "{b} is down. Again. Nothing loads, this is awful {neg} {tag}",
     "{h} is there an outage? The {p} is throwing 503s for our whole team",
     "Whole office is stuck because {b} is down. Great Monday energy {neg}",
     "{b} outage has lasted {m} now. Any ETA? {tag}",
@@ -268,7 +278,7 @@ SPIKE_WEIGHTS = (
     ("foreign", 0.1),
 )
 # A competitor's tilt keeps share of voice and sentiment comparisons interesting.
-COMPETITOR_TILT = (
+COMPETITOR_TILT: tuple[dict[str, float], ...] = (
     {"praise": 1.5, "complaint": 0.7},
     {"praise": 0.7, "complaint": 1.4},
     {},
@@ -287,6 +297,12 @@ WORDS = (
 INSTANCES = {
     "mastodon": ("mastodon.social", "fosstodon.org", "hachyderm.io", "mas.to", "mstdn.social"),
     "lemmy": ("lemmy.world", "lemmy.ml", "programming.dev", "sh.itjust.works"),
+}
+REDDIT_FLAIR = {
+    "complaint": ("Rant:", "[Help]", "PSA:"),
+    "outage": ("PSA:", "[Help]"),
+    "question": ("Question:", "[Help]"),
+    "praise": ("Appreciation post:",),
 }
 SUBREDDITS = ("sysadmin", "smallbusiness", "SaaS", "devops", "techsupport", "webdev")
 OUTLETS = (
@@ -478,6 +494,8 @@ def _text(rng: random.Random, kind: str, slots: dict[str, str]) -> tuple[str, st
     if kind == "complaint":
         topic = rng.choice(sorted(COMPLAINTS))
         tpl = rng.choice(COMPLAINTS[topic])
+        if rng.random() < 0.3 and not tpl.endswith("}"):
+            tpl = f"{tpl} {rng.choice(CLOSERS)}"
     elif kind == "outage":
         topic, tpl = "outage", rng.choice(OUTAGE)
         kind = "complaint"
@@ -533,7 +551,7 @@ def _ids(
     if platform == "lemmy":
         lid = rng.randint(20_000_000, 40_000_000)
         return f"https://{author.home}/post/{lid}", str(lid)
-    return "", ""
+    return f"https://{author.home}/{created:%Y/%m}/{slug}", ""  # rss: the outlet's article
 
 
 def _base36(n: int) -> str:
@@ -567,139 +585,155 @@ def generate_hour(
     spike_at: datetime | None = None,
 ) -> list[Mention]:
     """All posts of one entity in one hour bucket, ascending; a pure function of its arguments."""
-    hour = _hour_floor(as_utc(hour))
-    hkey = int(hour.timestamp()) // 3600
-    rng = random.Random(f"earful-demo:{seed}:{ent.slug}:{hkey}")
-    spiking = _spike_factor(ent, hour, spike_at) > 1.0
-    n = _poisson(rng, _rate(ent, hour, rate, spike_at))
-    tilt = COMPETITOR_TILT[(ent.rank - 1) % len(COMPETITOR_TILT)] if ent.rank else {}
-    matches = _cached_matcher(ent)
-    out: list[Mention] = []
-    idx = 0
+    return _Hour(ent, _hour_floor(as_utc(hour)), seed, spike_at).posts(rate)
 
-    def make(
-        kind: str, platform: str, created: datetime, root: Mention | None, parent: Mention | None
+
+class _Hour:
+    """One entity's hour bucket: its own RNG, its own id counter."""
+
+    def __init__(self, ent: Entity, hour: datetime, seed: int, spike_at: datetime | None) -> None:
+        self.ent, self.hour, self.seed, self.spike_at = ent, hour, seed, spike_at
+        self.hkey = int(hour.timestamp()) // 3600
+        self.rng = random.Random(f"earful-demo:{seed}:{ent.slug}:{self.hkey}")
+        self.spiking = _spike_factor(ent, hour, spike_at) > 1.0
+        self.matches = _cached_matcher(ent)
+        self.idx = 0
+
+    def posts(self, rate: float) -> list[Mention]:
+        rng, ent = self.rng, self.ent
+        n = _poisson(rng, _rate(ent, self.hour, rate, self.spike_at))
+        tilt = COMPETITOR_TILT[(ent.rank - 1) % len(COMPETITOR_TILT)] if ent.rank else {}
+        weights = SPIKE_WEIGHTS if self.spiking else KIND_WEIGHTS
+        out: list[Mention] = []
+        for _ in range(n):
+            kind = _pick(rng, weights, tilt)
+            platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
+            if kind == "other" and rng.random() < 0.35:
+                platform = "rss"
+            if platform == "rss":
+                kind = "news"
+            created = self.hour + timedelta(seconds=rng.uniform(0, 3600))
+            root = self.post(kind, platform, created)
+            if root is None:
+                continue
+            out.append(root)
+            if platform in THREADED and kind != "foreign" and rng.random() < 0.1:
+                out.extend(self.thread(root))
+        out = _mark_roots(out)
+        out.sort(key=lambda m: (m.created_at, m.external_id))
+        return out
+
+    def thread(self, root: Mention) -> list[Mention]:
+        """2-5 replies within the hour, to the root or to the previous reply."""
+        replies: list[Mention] = []
+        parent, t = root, root.created_at
+        for _ in range(self.rng.randint(2, 5)):
+            t = t + timedelta(seconds=self.rng.uniform(30, 900))
+            if t >= self.hour + HOUR:
+                break
+            reply = self.post("reply", root.platform, t, root=root, parent=parent)
+            if reply is None:
+                break
+            replies.append(_thread_url(reply, root))
+            parent = replies[-1] if self.rng.random() < 0.5 else root
+        return replies
+
+    def post(
+        self,
+        kind: str,
+        platform: str,
+        created: datetime,
+        *,
+        root: Mention | None = None,
+        parent: Mention | None = None,
     ) -> Mention | None:
-        nonlocal idx
-        i = idx
-        idx += 1
-        slots = _slots(rng, ent, platform, hour)
+        rng, ent = self.rng, self.ent
+        i = self.idx
+        self.idx += 1
+        slots = _slots(rng, ent, platform, self.hour)
+        lang: str | None = "en"
+        topic: str | None
         if parent is not None:
             k = str(parent.raw.get("intent", "other"))
             k = k if k in REPLIES else ("complaint" if k == "sarcasm" else "other")
             text, intent, topic = rng.choice(REPLIES[k]).format(**slots), k, "reply"
-            lang: str | None = "en"
         else:
             text, intent, topic = _text(rng, kind, slots)
             lang = topic if kind == "foreign" else "en"
-        if platform in SOCIAL and parent is None:
-            if kind in ("complaint", "outage", "sarcasm") and rng.random() < 0.15:
-                text = text if "#" in text else f"{text} {slots['tag']}"
-            elif kind == "praise" and rng.random() < 0.15:
-                text = f"{text} #{ent.slug.capitalize()}Cloud"
-            if rng.random() < 0.06 and "http" not in text:
-                text = f"{text} {slots['link']}"
-        if platform == "reddit" and parent is None and rng.random() < 0.4:
-            text = f"{rng.choice(('[Help]', 'PSA:', 'Rant:', 'Question:'))} {text}"
-        authors, weights = _authors(seed, platform)
+            text = _decorate(rng, ent, kind, platform, text, slots)
+        authors, weights = _authors(self.seed, platform)
         author = rng.choices(authors, weights)[0]
         if platform == "rss":
             outlet, domain = rng.choice(OUTLETS)
             author = Author(outlet, None, domain)
-        if not matches(text):  # unusual terms: make sure the post names its entity
+        if not self.matches(text):  # unusual terms: make sure the post names its entity
             text = f"{text} ({ent.words[0]})"
-            if not matches(text):
+            if not self.matches(text):
                 return None
         url, native = _ids(rng, platform, author, created, _url_slug(text))
-        if platform == "rss":
-            url = f"https://{author.home}/{created:%Y/%m}/{_url_slug(text)}"
-        followers = author.followers
-        eng = int(rng.expovariate(1.0) * math.sqrt((followers or 200) / 4))
-        ext = f"demo:{seed}:{ent.slug}:{hkey}:{i}"
-        raw: dict[str, Any] = {
-            "demo": True,
-            "entity": ent.name,
-            "kind": kind if parent is None else "reply",
-            "intent": intent,
-            "topic": topic,
-            "spike": spiking,
-        }
         return Mention(
             platform=platform,
-            external_id=ext,
+            external_id=f"demo:{self.seed}:{ent.slug}:{self.hkey}:{i}",
             url=url,
             author=author.name,
             text=text,
             created_at=created,
-            author_followers=followers,
+            author_followers=author.followers,
             lang=lang if platform in SOCIAL else None,
             in_reply_to=parent.external_id if parent else None,
-            thread_id=(root.external_id if root else None),
+            thread_id=root.external_id if root else None,
             native_id=native or None,
-            engagement=eng,
-            raw=raw,
+            engagement=int(rng.expovariate(1.0) * math.sqrt((author.followers or 200) / 4)),
+            raw={
+                "demo": True,
+                "entity": ent.name,
+                "kind": kind,
+                "intent": intent,
+                "topic": topic,
+                "spike": self.spiking,
+            },
             source="demo",
             is_demo=True,
         )
 
-    weights = SPIKE_WEIGHTS if spiking else KIND_WEIGHTS
-    for _ in range(n):
-        kind = _pick(rng, weights, tilt)
-        platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
-        if kind == "other" and rng.random() < 0.35:
-            platform = "rss"
-        if platform == "rss":
-            kind = "news"
-        created = hour + timedelta(seconds=rng.uniform(0, 3600))
-        root = make(kind, platform, created, None, None)
-        if root is None:
-            continue
-        out.append(root)
-        if platform in THREADED and kind != "foreign" and rng.random() < 0.1:
-            parent, t = root, created
-            for _r in range(rng.randint(2, 5)):
-                t = t + timedelta(seconds=rng.uniform(30, 900))
-                if t >= hour + HOUR:
-                    break
-                reply = make(kind, platform, t, root, parent)
-                if reply is None:
-                    break
-                reply = _thread_reply(reply, root)
-                out.append(reply)
-                parent = reply if rng.random() < 0.5 else root
-        # keep the root's thread_id set once it has replies
-    out = _mark_roots(out)
-    out.sort(key=lambda m: (m.created_at, m.external_id))
-    return out
+
+def _decorate(
+    rng: random.Random, ent: Entity, kind: str, platform: str, text: str, slots: dict[str, str]
+) -> str:
+    """Platform habits: hashtags and links on social networks, flair-like prefixes on Reddit."""
+    if platform in SOCIAL:
+        if kind in ("complaint", "outage", "sarcasm") and rng.random() < 0.15:
+            text = text if "#" in text else f"{text} {slots['tag']}"
+        elif kind == "praise" and rng.random() < 0.15:
+            text = f"{text} #{ent.slug.capitalize()}Cloud"
+        if rng.random() < 0.06 and "http" not in text:
+            text = f"{text} {slots['link']}"
+    elif platform == "reddit" and kind in REDDIT_FLAIR and rng.random() < 0.4:
+        text = f"{rng.choice(REDDIT_FLAIR[kind])} {text}"
+    return text
 
 
-def _thread_reply(reply: Mention, root: Mention) -> Mention:
-    if root.platform in ("reddit", "hackernews", "lemmy") and root.url:
-        base = root.url.rstrip("/")
-        if root.platform == "reddit":
-            cid = _base36(abs(hash_int(reply.external_id)) % 36**7)
-            return _replace(reply, url=f"{base}/comment/{cid}/", native_id=f"t1_{cid}")
-        if root.platform == "lemmy":
-            host = base.split("/post/")[0]
-            cid = 10_000_000 + hash_int(reply.external_id) % 30_000_000
-            return _replace(reply, url=f"{host}/comment/{cid}", native_id=str(cid))
+def _thread_url(reply: Mention, root: Mention) -> Mention:
+    """Forum replies are comments under the root post's URL."""
+    n = int(hashlib.sha1(reply.external_id.encode()).hexdigest()[:12], 16)
+    if root.platform == "reddit":
+        cid = _base36(n % 36**7)
+        url = f"{root.url.rstrip('/')}/comment/{cid}/"
+        return dataclasses.replace(reply, url=url, native_id=f"t1_{cid}")
+    if root.platform == "lemmy":
+        host = root.url.split("/post/")[0]
+        num = 10_000_000 + n % 30_000_000
+        return dataclasses.replace(reply, url=f"{host}/comment/{num}", native_id=str(num))
     return reply
 
 
-def hash_int(s: str) -> int:
-    return int(hashlib.sha1(s.encode()).hexdigest()[:12], 16)
-
-
-def _replace(m: Mention, **kw: Any) -> Mention:
-    import dataclasses
-
-    return dataclasses.replace(m, **kw)
-
-
 def _mark_roots(posts: list[Mention]) -> list[Mention]:
+    """A root post with replies carries its own id as thread_id."""
     roots = {m.thread_id for m in posts if m.thread_id}
     return [
-        _replace(m, thread_id=m.external_id) if m.external_id in roots and not m.thread_id else m
+        dataclasses.replace(m, thread_id=m.external_id)
+        if m.external_id in roots and not m.thread_id
+        else m
         for m in posts
     ]
 
@@ -746,9 +780,8 @@ def generate(
 
 
 def spike_time(now: datetime) -> datetime:
-    """Where `seed_demo` puts the outage: a couple of days before now, in the afternoon UTC."""
-    day = _hour_floor(as_utc(now)) - timedelta(days=2)
-    return day.replace(hour=14) if day.replace(hour=14) < now else day
+    """Where `seed_demo` puts the outage: 14:00 UTC two days before now (36-62 hours ago)."""
+    return (_hour_floor(as_utc(now)) - timedelta(days=2)).replace(hour=14)
 
 
 def is_empty(store: Store) -> bool:
