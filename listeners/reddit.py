@@ -39,6 +39,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page
+from earful.text import unescape
 from listeners import _http
 from listeners.base import Listener, Query, SourceError
 
@@ -108,7 +109,7 @@ def parse_thing(thing: Mapping[str, Any], source: str | None = None) -> Mention 
         external_id=str(d["name"]),
         url="https://www.reddit.com" + str(d["permalink"]).split("?")[0],
         author=str(d.get("author") or "[deleted]"),
-        text=_http.html_to_text(text) if "&" in text else text,
+        text=unescape(text),  # raw_json=1 sends plain Markdown; older payloads are escaped
         created_at=_http.epoch(d["created_utc"]),
         in_reply_to=in_reply_to,
         thread_id=thread,

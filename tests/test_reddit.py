@@ -1,0 +1,268 @@
+"""Reddit listener: parse on fixtures (JSON and RSS), OAuth search and the RSS fallback on a local server."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import FIXTURES, SAMPLE_CONFIG
+from localserver import HTML_403, LocalServer, Reply
+
+from earful.config import settings_from_dict
+from listeners import _http
+from listeners.base import Context, Query, SourceError
+from listeners.reddit import (
+    RedditListener,
+    build_query,
+    parse,
+    parse_rss,
+    time_window,
+    user_agent,
+)
+
+NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
+TOKEN = "/api/v1/access_token"
+SEARCH = "/r/all/search"
+SECRETS = {"RID": "client-id", "RSECRET": "client-secret"}
+QUERY = Query("Acme", "Acme", ("acme", '"acme cloud"', '"globex cloud"'))
+
+
+def fixture(name):
+    return (FIXTURES / "reddit" / name).read_bytes()
+
+
+def make(base_url, secrets=None, **options):
+    src = {"platform": "reddit", "base_url": base_url, "oauth_url": base_url, **options}
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
+    ctx = Context(
+        source=settings.sources[0],
+        client=_http.make_client(timeout=3),
+        secrets=secrets or {},
+        clock=lambda: NOW,
+        sleep=lambda _s: None,
+    )
+    return RedditListener(ctx)
+
+
+def with_oauth(base_url, **options):
+    return make(base_url, SECRETS, client_id_env="RID", client_secret_env="RSECRET", **options)
+
+
+def run(listener, cursor, query=QUERY):
+    pages = list(listener.poll(query, cursor))
+    saved = cursor
+    for p in pages:
+        if p.cursor is not None:
+            saved = p.cursor
+    return pages, saved
+
+
+def thing(n: int, minutes_ago: float, selftext: str = "acme is down again") -> dict:
+    return {
+        "kind": "t3",
+        "data": {
+            "id": f"p{n}",
+            "name": f"t3_p{n}",
+            "title": f"Acme post {n}",
+            "selftext": selftext,
+            "author": f"user{n}",
+            "created_utc": (NOW - timedelta(minutes=minutes_ago)).timestamp(),
+            "permalink": f"/r/sysadmin/comments/p{n}/acme_post/",
+            "score": 1,
+            "num_comments": 0,
+        },
+    }
+
+
+class FakeReddit:
+    """OAuth token endpoint + `/r/all/search` with sort=new and `after` paging."""
+
+    def __init__(self, things=()):
+        self.things = list(things)
+
+    def install(self, srv):
+        srv.route(TOKEN, self.token)
+        srv.route(SEARCH, self.search)
+
+    def token(self, req):
+        expected = base64.b64encode(b"client-id:client-secret").decode()
+        if req.headers.get("authorization") != f"Basic {expected}":
+            return Reply(401, {"message": "Unauthorized", "error": 401})
+        return {"access_token": "tok-123", "token_type": "bearer", "expires_in": 3600}
+
+    def search(self, req):
+        if req.headers.get("authorization") != "bearer tok-123":
+            return Reply(401, {"message": "Unauthorized", "error": 401})
+        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])
+        after = req.arg("after")
+        if after:
+            names = [t["data"]["name"] for t in items]
+            items = items[names.index(after) + 1 :]
+        limit = int(req.arg("limit") or 25)
+        page = items[:limit]
+        more = len(items) > limit
+        return {
+            "kind": "Listing",
+            "data": {
+                "after": page[-1]["data"]["name"] if more and page else None,
+                "before": None,
+                "children": page,
+                "dist": len(page),
+            },
+        }
+
+
+# -- pure parsing ---------------------------------------------------------------
+def test_parse_sample_listing():
+    mentions, skipped = parse(json.loads(fixture("search.json")))
+    assert skipped == 0
+    first = mentions[0]
+    assert first.external_id == first.native_id == first.thread_id == "t3_3x4kt2"
+    assert first.url == (
+        "https://www.reddit.com/r/redditdev/comments/3x4kt2/"
+        "praw_is_there_an_easy_way_of_getting_a_list_of/"
+    )
+    assert first.author == "GrinningMouth38"
+    assert first.created_at == datetime(2015, 12, 16, 21, 3, 6, tzinfo=UTC)
+    assert first.text.startswith("[PRAW] Is there an easy way")
+    assert "\n\nAs the title says." in first.text
+    assert first.engagement == 2 + 5
+
+
+def test_parse_purges_deleted_and_removed_and_skips_malformed():
+    mentions, skipped = parse(json.loads(fixture("search_extra.json")))
+    names = [m.external_id for m in mentions]
+    assert names == ["t3_acme01", "t1_c0ffee", "t3_acme05"]  # acme02 removed, acme03 deleted
+    assert skipped == 1  # acme04 has no name or date; purged items are not "malformed"
+    post, comment, link = mentions
+    assert "& no reply from support" in post.text  # an escaped entity is unescaped
+    assert comment.in_reply_to == "t3_acme01" and comment.thread_id == "t3_acme01"
+    assert comment.text == "Acme support fixed it for me in a day"
+    assert link.text == "Acme link post"
+    assert all("[deleted]" not in m.text and "[removed]" not in m.text for m in mentions)
+
+
+def test_parse_rss_takes_the_post_text_without_boilerplate():
+    mentions, skipped = parse_rss(fixture("search.rss"))
+    assert skipped == 1  # an entry whose id is not a fullname
+    assert [m.external_id for m in mentions] == ["t3_1acme01", "t3_1acme02"]  # removed one gone
+    first = mentions[0]
+    assert first.author == "pat_ops"
+    assert first.created_at == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    assert first.text == (
+        "Acme Cloud keeps logging me out\n\n"
+        'Anyone else seeing this since the update? Support says "working on it".\n\n'
+        "Second paragraph & more."
+    )
+    assert "submitted by" not in mentions[1].text
+    assert mentions[1].text == "Acme raises prices again"
+
+
+def test_parse_rejects_a_non_listing():
+    with pytest.raises(SourceError) as err:
+        parse({"error": 500})
+    assert err.value.kind == "bad_payload"
+
+
+def test_query_user_agent_and_time_window():
+    assert build_query(QUERY) == 'acme OR "globex cloud"'  # "acme cloud" is covered by acme
+    assert build_query(Query("custom", "Acme", (), "acme subreddit:sysadmin")) == (
+        "acme subreddit:sysadmin"
+    )
+    assert user_agent("acme_support") == "python:earful:0.1.0 (by /u/acme_support)"
+    assert user_agent(None).startswith("python:earful:0.1.0 (+https://")
+    assert [time_window(s) for s in (60, 3601, 86400 * 3, 86400 * 20, 86400 * 400)] == [
+        "hour",
+        "day",
+        "week",
+        "month",
+        "all",
+    ]
+
+
+# -- OAuth search -------------------------------------------------------------------
+def test_oauth_search_pages_to_the_watermark_with_token_and_user_agent():
+    with LocalServer() as srv:
+        fake = FakeReddit([thing(n, minutes_ago=300 - n) for n in range(250)])
+        fake.install(srv)
+        listener = with_oauth(srv.url, username="acme_support")
+        pages, cursor = run(listener, None)
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(f"t3_p{n}" for n in range(250))
+        token_req = srv.served(TOKEN)[0]
+        assert token_req.method == "POST" and b"grant_type=client_credentials" in token_req.body
+        searches = srv.served(SEARCH)
+        assert [r.arg("after") for r in searches] == [None, "t3_p150", "t3_p50"]
+        first = searches[0]
+        assert first.arg("q") == 'acme OR "globex cloud"'
+        assert first.arg("sort") == "new" and first.arg("raw_json") == "1"
+        assert first.arg("limit") == "100" and first.arg("t") == "week"
+        assert first.arg("restrict_sr") == "0"
+        for r in (token_req, *searches):
+            assert r.headers["user-agent"] == "python:earful:0.1.0 (by /u/acme_support)"
+        assert cursor == {"since": thing(249, 51)["data"]["created_utc"]}
+        assert all(p.cursor is None for p in pages[:-1])
+        # next poll: one token for the process, stops at the watermark minus overlap
+        fake.things.append(thing(900, minutes_ago=1))
+        pages, cursor2 = run(listener, cursor)
+        assert len(srv.served(TOKEN)) == 1
+        assert srv.served(SEARCH)[-1].arg("t") == "day"  # 51 min + 10 min overlap
+        new = [m.external_id for p in pages for m in p.mentions]
+        assert "t3_p900" in new and len(new) == 1 + 11  # ten minutes of overlap refetched
+        assert cursor2 == {"since": thing(900, 1)["data"]["created_utc"]}
+
+
+def test_oauth_walk_cut_short_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)]).install(srv)
+        listener = with_oauth(srv.url, limit=10, max_pages=2)
+        old = {"since": (NOW - timedelta(hours=3)).timestamp()}
+        pages, cursor = run(listener, old)
+        assert cursor == old
+        assert len([m for p in pages for m in p.mentions]) == 20
+
+
+def test_rejected_app_credentials_need_credentials():
+    with LocalServer() as srv:
+        FakeReddit().install(srv)
+        listener = make(
+            srv.url,
+            {"RID": "client-id", "RSECRET": "wrong"},
+            client_id_env="RID",
+            client_secret_env="RSECRET",
+        )
+        with pytest.raises(SourceError) as err:
+            run(listener, None)
+        assert err.value.kind == "needs_credentials"
+        assert "client_id_env" in err.value.message
+
+
+# -- RSS fallback ------------------------------------------------------------------------
+def test_without_credentials_reads_the_public_rss_search_feed():
+    with LocalServer() as srv:
+        srv.route(
+            "/search.rss",
+            Reply(200, fixture("search.rss"), {"Content-Type": "application/atom+xml"}),
+        )
+        listener = make(srv.url)
+        pages, cursor = run(listener, None)
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert got == ["t3_1acme01", "t3_1acme02"]
+        req = srv.served("/search.rss")[0]
+        assert req.arg("q") == 'acme OR "globex cloud"' and req.arg("sort") == "new"
+        assert req.headers["user-agent"].startswith("python:earful:")
+        assert "authorization" not in req.headers
+        assert not srv.served(TOKEN)
+        assert cursor == {"since": datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()}
+
+
+def test_subreddit_feed_and_blocked_html_page():
+    with LocalServer() as srv:
+        srv.route("/r/sysadmin/search.rss", Reply(403, HTML_403, {"Content-Type": "text/html"}))
+        listener = make(srv.url, subreddit="sysadmin")
+        with pytest.raises(SourceError) as err:
+            run(listener, None)
+        assert err.value.kind == "blocked"
+        assert srv.served("/r/sysadmin/search.rss")[0].arg("restrict_sr") == "1"
