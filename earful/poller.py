@@ -177,6 +177,11 @@ class Poller:
         """Atomically claim `key` when its lease is free, expired or already ours."""
         now = self.clock()
         with self.store.write() as conn:
+            conn.execute(
+                self.store.insert(source_health)
+                .values(source=key, platform=self.settings.source(key).platform)
+                .on_conflict_do_nothing(index_elements=["source"])
+            )
             return self._claim(conn, key, now)
 
     def _claim(self, conn: Connection, key: str, now: datetime) -> bool:

@@ -1,0 +1,485 @@
+"""The poller: one transaction per page, health rows, leases, --once retries, status rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+import sqlalchemy as sa
+from conftest import SAMPLE_CONFIG
+from localserver import AlgoliaFake, LocalServer, Reply, hn_hit
+from pydantic import BaseModel, ConfigDict
+
+from earful.config import settings_from_dict
+from earful.models import Mention, Page
+from earful.poller import LEASE_TTL, Poller, listen, status_rows
+from earful.schema import cursors, mentions, source_health
+from earful.store import Store
+from listeners import REGISTRY
+from listeners._http import make_client
+from listeners.base import Listener, Query, SourceError
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+T = int(NOW.timestamp())
+PATH = "/api/v1/search_by_date"
+
+
+class Clock:
+    def __init__(self, at: datetime = NOW) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
+    s.upgrade()
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture
+def srv():
+    with LocalServer() as s:
+        yield s
+
+
+@pytest.fixture
+def client():
+    with make_client(timeout=2) as c:
+        yield c
+
+
+def settings_for(*sources: dict[str, Any]):
+    return settings_from_dict({**SAMPLE_CONFIG, "sources": list(sources)})
+
+
+def ids(store) -> list[str]:
+    with store.read() as c:
+        return sorted(c.scalars(sa.select(mentions.c.external_id)))
+
+
+def health(store, name: str) -> dict[str, Any]:
+    with store.read() as c:
+        return dict(
+            c.execute(sa.select(source_health).where(source_health.c.source == name)).one()._mapping
+        )
+
+
+# -- a scripted listener for poller-only behaviour ---------------------------------
+class ScriptOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    script: str = "ok"
+
+
+SCRIPTS: dict[str, list[Any]] = {}
+
+
+def mk(i: int, text: str = "acme works", **kw) -> Mention:
+    return Mention(
+        platform="scripted",
+        external_id=f"s{i}",
+        url=f"https://example.test/{i}",
+        author=f"u{i}",
+        text=text,
+        created_at=NOW - timedelta(minutes=i),
+        **kw,
+    )
+
+
+class ScriptedListener(Listener):
+    """Replays SCRIPTS[options.script]: Pages are yielded, SourceErrors raised, per poll."""
+
+    platform = "scripted"
+    Options: ClassVar[type[BaseModel]] = ScriptOptions
+    sees = "Scripted test posts."
+    needs_network = False
+
+    def queries(self, entities):
+        return [Query("all", "Acme", ("acme",))]
+
+    def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
+        self.ctx.state.setdefault("cursors", []).append(cursor)
+        steps = SCRIPTS[self.options.script].pop(0)  # type: ignore[attr-defined]
+        for step in steps:
+            if isinstance(step, Exception):
+                raise step
+            if callable(step):
+                step()
+                continue
+            yield step
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    monkeypatch.setitem(REGISTRY, "scripted", ScriptedListener)
+    SCRIPTS.clear()
+    yield SCRIPTS
+    SCRIPTS.clear()
+
+
+# -- demo through the poller ----------------------------------------------------------
+def test_demo_listener_runs_through_the_poller(store):
+    settings = settings_for({"platform": "demo", "every": "1m"})
+    lines: list[str] = []
+    assert listen(settings, store, once=True, out=lines.append) == 0
+    assert store.count_mentions() > 0
+    assert len(lines) == 1 and lines[0].startswith("demo: ok")
+    rows = status_rows(settings, store)
+    assert rows[0]["status"] == "ok" and rows[0]["items_last_poll"] == store.count_mentions()
+    with store.read() as c:
+        assert c.scalar(sa.select(sa.func.count()).select_from(cursors)) >= 1
+
+
+def test_unknown_source_is_a_clear_key_error(store):
+    settings = settings_for({"platform": "demo"})
+    with pytest.raises(KeyError, match="no source named 'nope'.*known: demo"):
+        listen(settings, store, once=True, only="nope", out=lambda s: None)
+
+
+def test_only_polls_the_named_source(srv, store, client):
+    srv.route(PATH, AlgoliaFake([hn_hit(1, T - 5, "acme")]))
+    settings = settings_for({"platform": "demo"}, {"platform": "hackernews", "base_url": srv.url})
+    lines: list[str] = []
+    listen(
+        settings,
+        store,
+        once=True,
+        only="hackernews",
+        clock=Clock(),
+        out=lines.append,
+        client=client,
+        sleep=lambda s: None,
+    )
+    assert ids(store) == ["1"] and len(lines) == 1
+
+
+# -- one transaction per page; cursors ------------------------------------------------
+def test_page_and_cursor_are_saved_together_and_next_poll_gets_the_cursor(scripted, store, client):
+    scripted["ok"] = [
+        [Page([mk(1), mk(2)], {"n": 1}), Page([mk(3)], {"n": 2}, done=True)],
+        [Page([], {"n": 3}, done=True)],
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(
+        settings, store, client=client, clock=Clock(), sleep=lambda s: None, out=lambda s: None
+    )
+    p.run_once()
+    assert ids(store) == ["s1", "s2", "s3"]
+    assert store.get_cursor("scripted", "all") == {"n": 2}
+    p.run_once()
+    assert p.listener(settings.sources[0]).ctx.state["cursors"] == [None, {"n": 2}]
+
+
+def test_failure_after_a_page_keeps_the_page_and_its_cursor(scripted, store, client):
+    scripted["ok"] = [[Page([mk(1)], {"n": 1}), SourceError("error", "boom")]]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    lines: list[str] = []
+    listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append)
+    assert ids(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    h = health(store, "scripted")
+    assert h["consecutive_failures"] == 1 and h["error_kind"] == "error"
+    assert "boom" in h["last_error"] and "FAILED" in lines[0]
+
+
+def test_malformed_and_off_topic_are_counted_never_abort(scripted, store, client, monkeypatch):
+    bad = mk(3, text="acme exploding")
+    scripted["ok"] = [[Page([mk(1), mk(2, text="nothing relevant"), bad], {"n": 1}, skipped=2)]]
+    from earful.pipeline import Pipeline
+
+    real = Pipeline.enrich
+
+    def flaky(self, m):
+        if m.external_id == "s3":
+            raise RuntimeError("scorer choked")
+        return real(self, m)
+
+    monkeypatch.setattr(Pipeline, "enrich", flaky)
+    monkeypatch.setattr(
+        Pipeline, "enrich_all", lambda self, b: (_ for _ in ()).throw(RuntimeError())
+    )
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    lines: list[str] = []
+    listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append)
+    assert ids(store) == ["s1"]
+    h = health(store, "scripted")
+    assert h["skipped_total"] == 4  # 2 malformed in the listener, 1 in the pipeline, 1 off-topic
+    assert "3 malformed, 1 off-topic" in lines[0]
+    assert h["consecutive_failures"] == 0
+
+
+def test_unexpected_listener_exception_does_not_kill_the_worker(scripted, store, client):
+    scripted["ok"] = [[ZeroDivisionError("oops")]]
+    scripted["b"] = [[Page([mk(9)], {"n": 1}, done=True)]]
+    settings = settings_for(
+        {"platform": "scripted", "script": "ok", "name": "a"},
+        {"platform": "scripted", "script": "b", "name": "b"},
+    )
+    lines: list[str] = []
+    assert listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append) == 0
+    assert "a: FAILED" in lines[0] and "ZeroDivisionError" in lines[0]
+    assert lines[1].startswith("b: ok") and ids(store) == ["s9"]
+
+
+# -- --once retries -------------------------------------------------------------------
+def test_once_retries_transient_errors_with_backoff(scripted, store, client):
+    scripted["ok"] = [
+        [SourceError("unreachable", "down", transient=True)],
+        [SourceError("bad_payload", "cut", transient=True)],
+        [Page([mk(1)], {"n": 1}, done=True)],
+    ]
+    slept: list[float] = []
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    lines: list[str] = []
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        sleep=slept.append,
+        out=lines.append,
+    )
+    assert ids(store) == ["s1"] and slept == [1.0, 2.0]
+    assert "ok" in lines[0] and "after 2 retries" in lines[0]
+    assert health(store, "scripted")["consecutive_failures"] == 0
+
+
+def test_once_waits_out_a_short_rate_limit(scripted, store, client):
+    clock = Clock()
+    scripted["ok"] = [
+        [SourceError("rate_limited", "429", retry_at=NOW + timedelta(seconds=42), transient=True)],
+        [Page([mk(1)], {"n": 1}, done=True)],
+    ]
+    slept: list[float] = []
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=clock,
+        sleep=slept.append,
+        out=lambda s: None,
+    )
+    assert slept == [42.0] and ids(store) == ["s1"]
+
+
+def test_long_rate_limit_is_recorded_not_waited(scripted, store, client):
+    until = NOW + timedelta(minutes=20)
+    scripted["ok"] = [[SourceError("rate_limited", "429", retry_at=until, transient=True)]]
+    slept: list[float] = []
+    settings = settings_for({"platform": "scripted", "script": "ok", "every": "5m"})
+    lines: list[str] = []
+    code = listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        sleep=slept.append,
+        out=lines.append,
+    )
+    assert code == 0 and slept == []
+    h = health(store, "scripted")
+    assert h["rate_limited_until"] == until and h["next_poll"] == until
+    assert "rate-limited by the platform until 2026-11-25 12:20:00 UTC" in lines[0]
+    row = status_rows(settings, store, now=NOW)[0]
+    assert row["status"] == "rate-limited" and row["rate_limited_until"] == until
+    assert status_rows(settings, store, now=until + timedelta(seconds=1))[0]["status"] == "failing"
+
+
+def test_needs_credentials_is_not_retried(scripted, store, client):
+    scripted["ok"] = [[SourceError("needs_credentials", "HTTP 401")]]
+    slept: list[float] = []
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        sleep=slept.append,
+        out=lambda s: None,
+    )
+    assert slept == []
+    row = status_rows(settings, store, now=NOW)[0]
+    assert row["status"] == "needs credentials" and row["error_kind"] == "needs_credentials"
+    assert row["last_error"].startswith("needs credentials")
+
+
+# -- health ---------------------------------------------------------------------------
+def test_health_counts_today_and_backs_off_on_failures(scripted, store, client):
+    clock = Clock()
+    scripted["ok"] = [
+        [Page([mk(1), mk(2)], {"n": 1}, done=True)],
+        [Page([mk(3)], {"n": 2}, done=True)],
+        [SourceError("error", "x")],
+        [SourceError("error", "y")],
+        [Page([mk(4)], {"n": 3}, done=True)],
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok", "every": "10m"})
+    p = Poller(
+        settings, store, client=client, clock=clock, sleep=lambda s: None, out=lambda s: None
+    )
+    src = settings.sources[0]
+    p.run_source(src, once=False)
+    h = health(store, "scripted")
+    assert (h["items_last_poll"], h["items_today"], h["next_poll"]) == (
+        2,
+        2,
+        NOW + timedelta(minutes=10),
+    )
+    p.run_source(src, once=False)
+    assert health(store, "scripted")["items_today"] == 3
+    clock.at = NOW + timedelta(days=1)
+    p.run_source(src, once=False)
+    h = health(store, "scripted")
+    assert h["items_today"] == 0 and h["consecutive_failures"] == 1
+    assert h["next_poll"] == clock.at + timedelta(minutes=10)
+    p.run_source(src, once=False)
+    h = health(store, "scripted")
+    assert h["consecutive_failures"] == 2 and h["next_poll"] == clock.at + timedelta(minutes=20)
+    p.run_source(src, once=False)
+    h = health(store, "scripted")
+    assert h["consecutive_failures"] == 0 and h["items_today"] == 1
+    assert h["last_success"] == clock.at and h["lease_owner"] is None
+
+
+def test_status_rows_never_polled_and_sees(store):
+    settings = settings_for({"platform": "demo"}, {"platform": "hackernews"})
+    rows = status_rows(settings, store, now=NOW)
+    assert [r["name"] for r in rows] == ["demo", "hackernews"]
+    assert all(r["status"] == "never polled" for r in rows)
+    assert "Hacker News" in rows[1]["sees"]
+    for key in (
+        "last_success",
+        "last_error",
+        "error_kind",
+        "rate_limited_until",
+        "items_last_poll",
+        "items_today",
+        "skipped_total",
+        "next_poll",
+        "platform",
+    ):
+        assert key in rows[0]
+
+
+# -- leases ---------------------------------------------------------------------------
+def test_lease_blocks_a_second_worker_until_it_expires(scripted, store, client):
+    scripted["ok"] = [[Page([mk(1)], {"n": 1}, done=True)]]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    clock = Clock()
+    a = Poller(settings, store, client=client, clock=clock, owner="A", out=lambda s: None)
+    b = Poller(settings, store, client=client, clock=clock, owner="B", out=lambda s: None)
+    a.ensure_health(settings.sources)
+    assert a.take_lease("scripted")  # A is polling (or died while polling)
+    lines: list[str] = []
+    b.out = lines.append
+    b.run_once()
+    assert lines == ["scripted: skipped, another worker is polling it"] and ids(store) == []
+    clock.at = NOW + LEASE_TTL + timedelta(seconds=1)  # A died: its lease expires
+    b.run_once()
+    assert ids(store) == ["s1"] and health(store, "scripted")["lease_owner"] is None
+
+
+def test_worker_that_lost_its_lease_writes_nothing_more(scripted, store, client):
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    clock = Clock()
+    a = Poller(settings, store, client=client, clock=clock, owner="A", out=lambda s: None)
+    b = Poller(settings, store, client=client, clock=clock, owner="B", out=lambda s: None)
+
+    def a_stalls_and_b_takes_over():
+        clock.at = NOW + LEASE_TTL * 2
+        assert b.take_lease("scripted")
+
+    scripted["ok"] = [[Page([mk(1)], {"n": 1}), a_stalls_and_b_takes_over, Page([mk(2)], {"n": 2})]]
+    res = a.run_source(settings.sources[0], once=True)
+    assert res.busy
+    assert ids(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    assert health(store, "scripted")["lease_owner"] == "B"
+
+
+# -- the daemon loop and stop ---------------------------------------------------------
+def test_run_forever_polls_then_stops_on_event(srv, store, client):
+    srv.route(PATH, AlgoliaFake([hn_hit(1, int(time.time()) - 5, "acme")]))
+    settings = settings_for({"platform": "hackernews", "base_url": srv.url, "every": "1h"})
+    stop = threading.Event()
+    lines: list[str] = []
+    t = threading.Thread(
+        target=lambda: listen(settings, store, stop=stop, client=client, out=lines.append)
+    )
+    t.start()
+    deadline = time.monotonic() + 10
+    while not lines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    t.join(5)
+    assert not t.is_alive()
+    assert ids(store) == ["1"] and lines[0].startswith("hackernews: ok")
+    assert len(srv.served(PATH)) == 3  # one poll per query, then idle until next_poll
+
+
+def test_text_of_any_size_and_content_is_stored(srv, store, client):
+    big = "acme " + ("x" * 100_000)
+    nasty = "acme &lt;script&gt;alert(1)&lt;/script&gt; \u202eevil\u202c \x00\x07 done"
+    srv.route(PATH, AlgoliaFake([hn_hit(1, T - 5, big), hn_hit(2, T - 6, nasty)]))
+    settings = settings_for({"platform": "hackernews", "base_url": srv.url})
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        out=lambda s: None,
+        sleep=lambda s: None,
+    )
+    with store.read() as c:
+        texts = dict(c.execute(sa.select(mentions.c.external_id, mentions.c.text)).all())
+    assert len(texts["1"]) >= 100_000
+    assert "\x00" not in texts["2"] and "\u202e" in texts["2"]
+    assert "<script>alert(1)</script>" in texts["2"]  # escaped text stays text, never markup
+
+
+def test_health_says_unreachable_when_nothing_listens(store, client):
+    with LocalServer() as s:
+        dead = s.url
+    settings = settings_for({"platform": "hackernews", "base_url": dead})
+    lines: list[str] = []
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        out=lines.append,
+        sleep=lambda s: None,
+    )
+    row = status_rows(settings, store, now=NOW)[0]
+    assert row["status"] == "failing" and row["error_kind"] == "unreachable"
+    assert row["last_error"].startswith("cannot reach the server")
+    assert "FAILED: cannot reach the server" in lines[0]
+
+
+def test_http_429_from_a_real_server_is_recorded(srv, store, client):
+    srv.route(PATH, Reply(429, {"e": 1}, {"Retry-After": "3600"}))
+    settings = settings_for({"platform": "hackernews", "base_url": srv.url})
+    listen(
+        settings,
+        store,
+        once=True,
+        client=client,
+        clock=Clock(),
+        out=lambda s: None,
+        sleep=lambda s: None,
+    )
+    h = health(store, "hackernews")
+    assert h["error_kind"] == "rate_limited" and h["rate_limited_until"] == NOW + timedelta(hours=1)
+    assert len(srv.served(PATH)) == 1
