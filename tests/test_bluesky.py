@@ -319,3 +319,67 @@ def test_without_credentials_one_page_and_no_cursor():
         assert srv.served(SEARCH)[0].arg("cursor") is None
         assert len([m for p in pages for m in p.mentions]) == 25
         assert cursor == {"since": post(39, 11)["indexedAt"]}
+
+
+# -- end to end through the poller ----------------------------------------------
+def listen_once(settings, store):
+    from earful.poller import listen
+
+    lines: list[str] = []
+    assert (
+        listen(
+            settings,
+            store,
+            once=True,
+            clock=lambda: NOW,
+            sleep=lambda _s: None,
+            out=lines.append,
+            client=_http.make_client(timeout=3),
+        )
+        == 0
+    )
+    return lines
+
+
+def stored(store):
+    import sqlalchemy as sa
+
+    from earful.schema import mentions
+
+    with store.read() as conn:
+        return sorted(conn.scalars(sa.select(mentions.c.external_id)))
+
+
+def settings_for(url, secrets=None, **options):
+    src = {"platform": "bluesky", "base_url": url, "public_url": url, **options}
+    return settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
+
+
+def test_listen_once_with_an_app_password_fills_the_store(sqlite_store):
+    with LocalServer() as srv:
+        fake = FakeAppView([post(n, minutes_ago=300 - n) for n in range(120)])
+        fake.install(srv)
+        settings = settings_for(
+            srv.url, SECRETS, identifier_env="BSKY_ID", password_env="BSKY_PW", limit=50
+        )
+        srv.fault(SEARCH, "502")
+        listen_once(settings, sqlite_store)
+        assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
+        assert len(srv.served(CREATE)) == 1  # the retry after the 502 reused the session
+        fake.posts += [post(n, minutes_ago=1) for n in range(500, 510)]
+        listen_once(settings, sqlite_store)  # a new process: logs in again, once
+        assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
+        assert len(srv.served(CREATE)) == 2
+
+
+def test_health_says_needs_credentials_when_the_public_host_refuses(sqlite_store):
+    from earful.poller import status_rows
+
+    with LocalServer() as srv:
+        srv.route(SEARCH, Reply(403, {"error": "Forbidden"}))
+        settings = settings_for(srv.url)
+        lines = listen_once(settings, sqlite_store)
+        assert "FAILED" in lines[0] and "needs credentials" in lines[0]
+        row = status_rows(settings, sqlite_store, NOW)[0]
+        assert row["status"] == "needs credentials"
+        assert row["error_kind"] == "needs_credentials"

@@ -301,3 +301,63 @@ def test_search_sends_the_token_one_term_at_a_time_and_keeps_the_max_id():
         assert len(set(ids)) == 2  # the store dedupes across terms by uri
         assert cursor == {"min_id": "116388149027005349"}
         assert all(p.cursor is None for p in pages[:-1])
+
+
+# -- end to end through the poller ----------------------------------------------
+def stored(store):
+    import sqlalchemy as sa
+
+    from earful.schema import mentions
+
+    with store.read() as conn:
+        return sorted(conn.scalars(sa.select(mentions.c.native_id)))
+
+
+def listen_once(settings, store):
+    from earful.poller import listen
+
+    lines: list[str] = []
+    code = listen(
+        settings,
+        store,
+        once=True,
+        clock=lambda: NOW,
+        sleep=lambda _s: None,
+        out=lines.append,
+        client=_http.make_client(timeout=3),
+    )
+    assert code == 0
+    return lines
+
+
+def test_listen_once_fills_the_store_exactly_through_faults(sqlite_store):
+    with LocalServer() as srv:
+        fake = FakeTimeline([status(n) for n in range(1, 31)])
+        srv.route(TAG, fake)
+        _, settings = make(srv.url)
+        listen_once(settings, sqlite_store)
+        assert stored(sqlite_store) == sorted(status(n)["id"] for n in range(1, 31))
+        fake.statuses += [status(n) for n in range(31, 131)]
+        srv.fault(TAG, "503")
+        srv.fault(TAG, "truncated", body=[status(999)])
+        srv.fault(TAG, "429")
+        lines = listen_once(settings, sqlite_store)
+        assert "ok" in lines[0]
+        assert stored(sqlite_store) == sorted(status(n)["id"] for n in range(1, 131))
+        lines = listen_once(settings, sqlite_store)  # caught up: nothing new, nothing twice
+        assert stored(sqlite_store) == sorted(status(n)["id"] for n in range(1, 131))
+
+
+def test_health_says_the_instance_requires_login(sqlite_store):
+    from earful.poller import status_rows
+
+    with LocalServer() as srv:
+        srv.route(TAG, [])
+        srv.route("/api/v2/instance", load("instance_restricted.json"))
+        _, settings = make(srv.url)
+        lines = listen_once(settings, sqlite_store)
+        assert "requires login for hashtag feeds" in lines[0]
+        row = status_rows(settings, sqlite_store, NOW)[0]
+        assert row["status"] == "needs credentials"
+        assert "requires login for hashtag feeds" in row["last_error"]
+        assert row["sees"].startswith("Hashtag timelines see public posts")
