@@ -60,9 +60,14 @@ def unwrap(link: str) -> str:
     return link
 
 
+def _get(entry: Mapping[str, Any], key: str) -> Any:
+    """Raw lookup: FeedParserDict's aliasing (updated -> published) warns and is going away."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
 def _when(entry: Mapping[str, Any]) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        st = entry.get(key)
+        st = _get(entry, key)
         if st:
             return datetime.fromtimestamp(calendar.timegm(st), UTC)
     return None
@@ -85,7 +90,7 @@ def _mention(entry: Mapping[str, Any], feed_title: str, fetched: datetime) -> Me
     source = entry.get("source") or {}
     host = urlsplit(link).netloc.removeprefix("www.")
     author = str(entry.get("author") or source.get("title") or host or feed_title)
-    raw = {k: entry.get(k) for k in ("id", "title", "link", "published", "updated", "summary")}
+    raw = {k: _get(entry, k) for k in ("id", "title", "link", "published", "updated", "summary")}
     return Mention(
         platform="rss",
         external_id=key,

@@ -1,0 +1,292 @@
+"""Lemmy: pure parse on recorded payloads, fetches against a local fake instance (v3 and v4)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from conftest import FIXTURES, SAMPLE_CONFIG
+from localserver import LocalServer, Reply
+
+from earful.config import settings_from_dict
+from earful.poller import listen
+from earful.schema import mentions
+from earful.store import Store
+from listeners._http import make_client
+from listeners.base import SourceError
+from listeners.lemmy import parse
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def load(name: str):
+    return json.loads((FIXTURES / "lemmy" / name).read_text())
+
+
+# -- parse ----------------------------------------------------------------------
+def test_parse_recorded_sample():
+    ms, skipped = parse(load("search_v3.json"), "https://lemmy.example")
+    assert skipped == 0
+    post, comment = ms
+    assert post.external_id == "https://lemmy.example/post/18273645"
+    assert post.native_id == "18273645"
+    assert post.author == "widget_fan@lemmy.example"
+    assert post.text.startswith("Acme Rocket Skates keep losing Bluetooth")
+    assert "Support ticket #4411" in post.text
+    assert post.created_at == datetime(2026, 8, 20, 14, 2, 31, 771022, tzinfo=UTC)
+    assert post.engagement == 17 + 4
+    assert comment.external_id == "https://other.example/comment/4412907"
+    assert comment.author == "grumpy_cat@other.example"  # host from actor_id, not the instance
+    assert comment.thread_id == "https://lemmy.example/post/18273645"
+    assert comment.in_reply_to == "https://lemmy.example/post/18273645"  # top-level comment
+
+
+def test_parse_skips_malformed_drops_deleted_and_dedupes_by_ap_id():
+    ms, skipped = parse(load("search_v3_malformed.json"), "https://lemmy.example")
+    assert skipped == 2  # no published; no post at all
+    assert sorted(m.external_id for m in ms) == [
+        "https://lemmy.example/post/18273645",
+        "https://other.example/comment/4412907",
+    ]
+
+
+def test_parse_v4_envelope_and_nested_reply():
+    payload = load("search_v4.json")
+    payload["comments"][0]["comment"]["path"] = "0.9918000.9918273"
+    ms, _ = parse(payload, "https://lemmy.example")
+    comment = [m for m in ms if "comment" in m.external_id][0]
+    assert comment.in_reply_to == "https://lemmy.example/comment/9918000"
+
+
+def test_parse_rejects_non_object():
+    with pytest.raises(SourceError):
+        parse(["not", "an", "object"])
+
+
+# -- a fake Lemmy instance -----------------------------------------------------------
+def post_view(i: int, at: datetime, text: str, host: str = "lemmy.example") -> dict:
+    v = copy.deepcopy(load("search_v3.json")["posts"][0])
+    v["post"].update(
+        id=i, ap_id=f"https://{host}/post/{i}", name=text, body="", published=at.isoformat()
+    )
+    return v
+
+
+def comment_view(i: int, at: datetime, text: str) -> dict:
+    v = copy.deepcopy(load("search_v3.json")["comments"][0])
+    v["comment"].update(
+        id=i, ap_id=f"https://other.example/comment/{i}", content=text, published=at.isoformat()
+    )
+    return v
+
+
+class LemmyFake:
+    def __init__(self, posts=(), comments=(), version="0.19.13", v3=True, v4=False):
+        self.posts, self.comments = list(posts), list(comments)
+        self.version, self.v3, self.v4 = version, v3, v4
+
+    def _select(self, req, items, key):
+        term = (req.arg("q") or req.arg("search_term") or "").lower()
+        found = [v for v in items if term in json.dumps(v[key]).lower()]
+        found.sort(key=lambda v: v[key]["published"], reverse=True)
+        return found
+
+    def install(self, srv: LocalServer) -> None:
+        srv.route("/api/v3/site", lambda r: {"version": self.version} if self.v3 else Reply(404))
+        srv.route("/api/v4/site", lambda r: {"version": self.version} if self.v4 else Reply(404))
+        srv.route("/api/v3/search", self.v3_search)
+        srv.route("/api/v4/search", self.v4_search)
+
+    def v3_search(self, req):
+        if not self.v3:
+            return Reply(404, {"error": "not found"})
+        limit, page = int(req.arg("limit")), int(req.arg("page"))
+        out = {
+            "type_": req.arg("type_"),
+            "posts": [],
+            "comments": [],
+            "communities": [],
+            "users": [],
+        }
+        if req.arg("type_") == "Posts":
+            out["posts"] = self._select(req, self.posts, "post")[(page - 1) * limit : page * limit]
+        else:
+            out["comments"] = self._select(req, self.comments, "comment")[
+                (page - 1) * limit : page * limit
+            ]
+        return out
+
+    def v4_search(self, req):
+        limit = int(req.arg("limit"))
+        start = int((req.arg("page_cursor") or "P0")[1:])
+        items = (
+            self._select(req, self.posts, "post")
+            if req.arg("type_") == "Posts"
+            else self._select(req, self.comments, "comment")
+        )
+        chunk = items[start : start + limit]
+        key = "posts" if req.arg("type_") == "Posts" else "comments"
+        nxt = f"P{start + limit}" if start + limit < len(items) else None
+        return {key: chunk, "next_page": nxt, "prev_page": None}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
+    s.upgrade()
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture
+def srv():
+    with LocalServer() as s:
+        yield s
+
+
+def ids(store) -> set[str]:
+    with store.read() as c:
+        return set(c.scalars(sa.select(mentions.c.external_id)))
+
+
+def run(srv, store, clock=NOW, **extra):
+    settings = settings_from_dict(
+        {**SAMPLE_CONFIG, "sources": [{"platform": "lemmy", "base_url": srv.url, **extra}]}
+    )
+    lines: list[str] = []
+    with make_client(timeout=2) as client:
+        listen(
+            settings,
+            store,
+            once=True,
+            clock=lambda: clock,
+            sleep=lambda s: None,
+            out=lines.append,
+            client=client,
+        )
+    return lines
+
+
+def test_v3_search_params_and_backfill(srv, store):
+    fake = LemmyFake(
+        posts=[
+            post_view(1, NOW - timedelta(hours=1), "Acme skates broke"),
+            post_view(2, NOW - timedelta(days=3), "Globex is fine"),
+            post_view(3, NOW - timedelta(days=10), "Acme ancient history"),
+        ],
+        comments=[comment_view(11, NOW - timedelta(minutes=5), "acme support is slow")],
+    )
+    fake.install(srv)
+    lines = run(srv, store, limit=50)
+    assert lines[0].startswith("lemmy: ok")
+    # the 10-day-old post is on the page (one page), it is stored: the walk stops after it
+    assert {
+        "https://lemmy.example/post/1",
+        "https://lemmy.example/post/2",
+        "https://other.example/comment/11",
+    } <= ids(store)
+    searches = srv.served("/api/v3/search")
+    assert {(r.arg("q"), r.arg("type_")) for r in searches} == {
+        (t, k) for t in ("acme", "globex", "initech") for k in ("Posts", "Comments")
+    }
+    for r in searches:
+        assert r.arg("sort") == "New" and r.arg("listing_type") == "All"
+        assert r.arg("limit") == "50" and r.arg("page") == "1"
+
+
+def test_walk_stops_at_the_watermark(srv, store):
+    posts = [post_view(i, NOW - timedelta(minutes=30 * i), f"acme post {i}") for i in range(1, 40)]
+    fake = LemmyFake(posts=posts)
+    fake.install(srv)
+    run(srv, store, limit=5)
+    assert len(ids(store)) == 39
+    newest = posts[0]["post"]["published"]
+    fake.posts.insert(0, post_view(100, NOW + timedelta(hours=1), "acme brand new"))
+    srv.requests.clear()
+    run(srv, store, clock=NOW + timedelta(hours=2), limit=5, overlap_seconds=600)
+    acme_posts = [
+        r
+        for r in srv.served("/api/v3/search")
+        if r.arg("q") == "acme" and r.arg("type_") == "Posts"
+    ]
+    assert [r.arg("page") for r in acme_posts] == ["1"]  # page 1 already reaches the watermark
+    assert "https://lemmy.example/post/100" in ids(store) and len(ids(store)) == 40
+    assert newest  # the watermark was the newest published seen
+
+
+def test_pages_until_watermark_when_many_new(srv, store):
+    fake = LemmyFake(posts=[post_view(1, NOW - timedelta(days=1), "acme old")])
+    fake.install(srv)
+    run(srv, store, limit=5)
+    fake.posts += [
+        post_view(i, NOW + timedelta(minutes=i), f"acme burst {i}") for i in range(2, 14)
+    ]
+    srv.requests.clear()
+    run(srv, store, clock=NOW + timedelta(hours=1), limit=5)
+    pages = [
+        r.arg("page")
+        for r in srv.served("/api/v3/search")
+        if r.arg("q") == "acme" and r.arg("type_") == "Posts"
+    ]
+    assert pages == ["1", "2", "3"]
+    assert len(ids(store)) == 13
+
+
+def test_lemmy_1_uses_v4(srv, store):
+    fake = LemmyFake(
+        posts=[post_view(1, NOW - timedelta(hours=1), "acme on v4")],
+        version="1.0.0-beta.3",
+        v4=True,
+    )
+    fake.install(srv)
+    run(srv, store)
+    assert srv.served("/api/v3/search") == []
+    reqs = srv.served("/api/v4/search")
+    assert {r.arg("search_term") for r in reqs} == {"acme", "globex", "initech"}
+    assert ids(store) == {"https://lemmy.example/post/1"}
+
+
+def test_v3_gone_falls_back_to_v4_with_page_cursor(srv, store):
+    posts = [post_view(i, NOW - timedelta(minutes=i), f"acme {i}") for i in range(1, 8)]
+    fake = LemmyFake(posts=posts, version="1.2.0", v3=False, v4=True)
+    fake.install(srv)
+    run(srv, store, limit=3)
+    cursors = [
+        r.arg("page_cursor")
+        for r in srv.served("/api/v4/search")
+        if r.arg("search_term") == "acme" and r.arg("type_") == "Posts"
+    ]
+    assert cursors == [None, "P3", "P6"]
+    assert len(ids(store)) == 7
+
+
+def test_same_post_via_two_instances_is_stored_once(store):
+    with LocalServer() as a, LocalServer() as b:
+        p = post_view(1, NOW - timedelta(hours=1), "acme federated")
+        LemmyFake(posts=[p]).install(a)
+        LemmyFake(posts=[copy.deepcopy(p)]).install(b)
+        settings = settings_from_dict(
+            {
+                **SAMPLE_CONFIG,
+                "sources": [
+                    {"platform": "lemmy", "base_url": a.url, "name": "lemmy-a"},
+                    {"platform": "lemmy", "base_url": b.url, "name": "lemmy-b"},
+                ],
+            }
+        )
+        lines: list[str] = []
+        with make_client(timeout=2) as client:
+            listen(settings, store, once=True, clock=lambda: NOW, out=lines.append, client=client)
+    assert ids(store) == {"https://lemmy.example/post/1"}
+    assert "1 new" in lines[0] and "0 new, 1 already stored" in lines[1]
+
+
+def test_rate_limit_on_search_is_health_not_crash(srv, store):
+    LemmyFake().install(srv)
+    srv.script("/api/v3/search", Reply(429, {"error": "rate_limit_error"}))
+    lines = run(srv, store)
+    assert "lemmy: ok" in lines[0]  # a 60 s default wait is short: --once waited it out
+    assert len(srv.served("/api/v3/search")) >= 7
