@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from earful.store import Store
 
 HOUR = timedelta(hours=1)
+FETCH_LAG = timedelta(seconds=90)
 BRAND_PER_HOUR = 21.0  # about 500 brand posts a day before rhythm
 COMPETITOR_SHARE = (0.45, 0.28, 0.18, 0.12, 0.08)
 SPIKE_PROFILE = (4.0, 6.5, 5.5, 4.0)  # volume multipliers for the outage hours
@@ -390,7 +391,8 @@ class Entity:
                     out.insert(0, self.name)
                 else:
                     out.append(t.title() if exact and t.islower() else t)
-        return tuple(out) or (self.name,)
+        handles = [t.strip() for t in self.terms if t.strip().startswith("@")]
+        return tuple(out) or tuple(handles) or (self.name,)
 
     @property
     def handle(self) -> str:
@@ -823,7 +825,10 @@ def seed_demo(
     }
     while t < now:
         e = min(t + chunk * HOUR, now)
-        raw = list(generate(settings, t, e, seed=seed, spike_at=spike_at))
+        raw = [  # history looks as if it had been fetched shortly after it was posted
+            dataclasses.replace(m, fetched_at=min(m.created_at + FETCH_LAG, now))
+            for m in generate(settings, t, e, seed=seed, spike_at=spike_at)
+        ]
         kept, _dropped = pipe.enrich_all(raw)
         last = e >= now
         with store.write() as conn:

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from earful.config import settings_from_dict
 from earful.demo import entities_of, generate, is_empty, seed_demo, spike_time
 from earful.matching import Matcher
+from earful.schema import mentions
 from earful.store import Store
 from listeners.base import Context
 from listeners.demo import DemoListener
@@ -170,6 +172,7 @@ def test_unusual_terms_still_match():
     matcher = Matcher.from_settings(s)
     posts = list(generate(s, NOW - timedelta(hours=12), NOW))
     assert posts and all(matcher.match(m.text) == m.raw["entity"] for m in posts)
+    assert {m.raw["entity"] for m in posts} == {"Umbrella Corp", "Hooli"}
     assert [e.name for e in entities_of(s)] == ["Umbrella Corp", "Hooli"]
 
 
@@ -184,6 +187,9 @@ def test_seed_demo_is_idempotent_in_a_real_sqlite_file(tmp_path, settings):
     assert calls[-1] == (72, 72) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert store.get_cursor("demo", "seed")["until"] == NOW.isoformat()
     assert store.get_cursor("demo", "Acme")["until"] == NOW.isoformat()
+    with store.read() as conn:
+        lag = conn.execute(sa.select(mentions.c.created_at, mentions.c.fetched_at)).all()
+    assert all(timedelta(0) <= f - c <= timedelta(minutes=2) for c, f in lag)
     assert seed_demo(store, settings, days=3, now=NOW) == 0
     assert store.count_mentions() == n
 
