@@ -2,7 +2,9 @@
 
 Endpoint: `GET {base_url}/2/tweets/search/recent?query=(TERMS) -is:retweet&max_results=100
 &since_id=W&next_token=N&tweet.fields=...&expansions=author_id&user.fields=...`.
-Only the last 7 days are searchable; a first poll backfills with `start_time`.
+Only the last 7 days are searchable; a first poll backfills with `start_time`, and
+so does a poll whose `since_id` has left the window (X refuses it with a 400;
+ids are Snowflakes, so their age is known without asking).
 
 Auth in 2026: a bearer token (`token_env`) and paid credits (pay-per-use,
 $0.005 per post read, no free read tier). 401/403 -> "needs credentials".
@@ -39,6 +41,7 @@ TWEET_FIELDS = (
 )
 USER_FIELDS = "username,name,public_metrics,verified"
 SEARCH_WINDOW = timedelta(days=7)
+TWEPOCH_MS = 1288834974657
 
 
 class XOptions(BaseModel):
@@ -119,6 +122,19 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
     return list(out.values()), skipped
 
 
+def snowflake_time(tweet_id: str) -> datetime | None:
+    """When an X id was minted (ids are Snowflakes: milliseconds since 2010-11-04 << 22)."""
+    try:
+        return _http.epoch(((int(tweet_id) >> 22) + TWEPOCH_MS) / 1000)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _older(tweet_id: str, bound: datetime) -> bool:
+    at = snowflake_time(tweet_id)
+    return at is not None and at < bound
+
+
 def _rfc3339(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -139,6 +155,11 @@ class XListener(Listener):
                 "needs_credentials", "X recent search needs a bearer token (token_env)"
             )
         cur = dict(cursor or {})
+        oldest_reachable = self.ctx.clock() - SEARCH_WINDOW + timedelta(minutes=1)
+        if cur.get("until_id") and _older(cur["until_id"], oldest_reachable):
+            cur = {"since_id": cur.get("next_since_id")}  # the gap left the 7-day window
+        if cur.get("since_id") and _older(cur["since_id"], oldest_reachable):
+            cur = {}  # a since_id older than 7 days is refused (400): start from the window
         if cur.get("until_id"):  # finish the walk a previous poll had to cut short
             cur = yield from self._walk(query, token, cur, gap=True)
             if cur.get("until_id"):

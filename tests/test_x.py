@@ -12,13 +12,14 @@ from localserver import LocalServer, Reply
 from earful.config import settings_from_dict
 from listeners import _http
 from listeners.base import Context, Query, SourceError
-from listeners.x import XListener, build_query, parse
+from listeners.x import XListener, build_query, parse, snowflake_time
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 SEARCH = "/2/tweets/search/recent"
 SECRETS = {"XTOK": "AAAA-bearer"}
 QUERY = Query("Acme", "Acme", ("acme", '"acme cloud"'))
-BASE_ID = 1_861_000_000_000_000_000
+# Snowflake ids minted an hour before NOW (their age matters: X refuses since_id > 7 days)
+BASE_ID = (int(NOW.timestamp() * 1000) - 1288834974657 - 3_600_000) << 22
 
 
 def load(name):
@@ -287,3 +288,23 @@ def test_listen_once_through_faults_stores_each_post_once(sqlite_store):
         )
         listen_once(settings, sqlite_store)
         assert stored(sqlite_store) == sorted(t["id"] for t in fake.tweets)
+
+
+def test_snowflake_time_and_a_since_id_older_than_the_window():
+    minted = snowflake_time("1296887316556980230")  # the sample's created_at is 19:10:05
+    assert minted is not None
+    assert minted.replace(microsecond=0) == datetime(2020, 8, 21, 19, 10, 5, tzinfo=UTC)
+    assert snowflake_time("nope") is None
+    with LocalServer() as srv:
+        srv.route(SEARCH, FakeX([tweet(1)]))
+        listener = make(srv.url)
+        week_old = str(BASE_ID - ((8 * 86400 * 1000) << 22))
+        pages, cursor = run(listener, {"since_id": week_old})
+        req = srv.served(SEARCH)[0]
+        assert req.arg("since_id") is None
+        assert req.arg("start_time") == "2026-11-18T13:01:00Z"
+        assert cursor == {"since_id": str(BASE_ID + 1)}
+        gap = {"since_id": week_old, "until_id": week_old, "next_since_id": str(BASE_ID + 1)}
+        pages, cursor = run(listener, gap)
+        assert srv.served(SEARCH)[-1].arg("since_id") == str(BASE_ID + 1)
+        assert srv.served(SEARCH)[-1].arg("until_id") is None
