@@ -21,7 +21,8 @@ Polls walk forward with `min_id` following `Link rel="prev"`, one page per
 transaction, so there is no gap when more than 40 posts arrived. The first
 poll walks backwards (`max_id`) through the backfill window and saves the
 cursor only once the walk is complete. Search keeps the largest id seen and
-moves it only after all pages of a poll are stored. IDs are opaque strings,
+moves it only after all pages of a poll are stored (not at all when the walk
+was cut short by `max_pages`: its results may be relevance-ordered). IDs are opaque strings,
 ordered by length then lexically; a status is deduplicated across instances
 by its federation `uri` (external_id), while native_id is this instance's id
 (the one a reply needs). Known limit: a remote post federated late can get an
@@ -271,18 +272,8 @@ class MastodonListener(Listener):
                 self.ctx.state[key] = _json(resp)
             except SourceError:
                 self.ctx.state[key] = {}
-        info = self.ctx.state[key]
-        feeds = (
-            (
-                (((info or {}).get("configuration") or {}).get("timelines_access") or {}).get(
-                    "hashtag_feeds"
-                )
-                or {}
-            )
-            if isinstance(info, dict)
-            else {}
-        )
-        if any(v in ("authenticated", "disabled") for v in feeds.values()):
+        feeds = _dig(self.ctx.state[key], "configuration", "timelines_access", "hashtag_feeds")
+        if isinstance(feeds, dict) and {"authenticated", "disabled"} & set(feeds.values()):
             raise SourceError("needs_credentials", self._login_message(tag))
 
     def _login_message(self, tag: str) -> str:
@@ -297,6 +288,7 @@ class MastodonListener(Listener):
         cutoff = self.ctx.clock() - self.ctx.source.backfill
         newest: str | None = old
         limit = self.options.limit
+        complete = True
         for q in search_queries(query):
             for page in range(self.options.max_pages):
                 params: dict[str, Any] = {"q": q, "type": "statuses", "limit": limit}
@@ -314,7 +306,10 @@ class MastodonListener(Listener):
                 yield Page(mentions, None, skipped)
                 if len(items) < limit:
                     break
-        yield Page([], {"min_id": newest} if newest else None, done=True)
+            else:
+                complete = False  # results may be relevance-ordered: keep the old watermark
+        keep = newest if complete else old
+        yield Page([], {"min_id": keep} if keep else None, done=True)
 
 
 def _entity_for(tag: str, entities: Mapping[str, list[str]], default: str) -> str:
@@ -322,6 +317,12 @@ def _entity_for(tag: str, entities: Mapping[str, list[str]], default: str) -> st
         if any(t.lower().replace(" ", "") == tag.lower() for t, _ in _http.search_terms(terms)):
             return name
     return default
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _link_param(resp: httpx.Response, rel: str, name: str) -> str | None:

@@ -361,3 +361,14 @@ def test_health_says_the_instance_requires_login(sqlite_store):
         assert row["status"] == "needs credentials"
         assert "requires login for hashtag feeds" in row["last_error"]
         assert row["sees"].startswith("Hashtag timelines see public posts")
+
+
+def test_search_cut_short_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        many = [status(n) for n in range(1, 41)]
+        srv.route("/api/v2/search", {"accounts": [], "statuses": many, "hashtags": []})
+        listener, _ = make(srv.url, secrets={"MT": "tok"}, token_env="MT", max_pages=2)
+        pages, cursor = run(listener, Query("search:Acme", "Acme", ("acme",)), {"min_id": "1"})
+        offsets = [r.arg("offset") for r in srv.served("/api/v2/search")]
+        assert offsets == [None, "40"]
+        assert cursor == {"min_id": "1"}
