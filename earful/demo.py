@@ -390,7 +390,8 @@ class Entity:
                 if t.lower() == self.name.lower():
                     out.insert(0, self.name)
                 else:
-                    out.append(t.title() if exact and t.islower() else t)
+                    plain_word = t.isalpha() and t.islower()
+                    out.append(t.title() if (exact and t.islower()) or plain_word else t)
         handles = [t.strip() for t in self.terms if t.strip().startswith("@")]
         return tuple(out) or tuple(handles) or (self.name,)
 
