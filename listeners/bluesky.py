@@ -243,9 +243,10 @@ class BlueskyListener(Listener):
                 headers={"Authorization": f"Bearer {session['accessJwt']}"},
             )
         except SourceError as exc:
-            if exc.kind not in ("needs_credentials", "error"):
+            # 401, or 400 {"error": "ExpiredToken"}: the access token expired or was revoked
+            if exc.kind != "needs_credentials" and "HTTP 400" not in exc.message:
                 raise
-            session = self._session(force_refresh=True)  # an expired or revoked access token
+            session = self._session(force_refresh=True)
             assert session is not None
             return _http.get_json(
                 self.ctx,
