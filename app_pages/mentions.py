@@ -65,9 +65,14 @@ def _table(f: MentionFilter, total: int) -> None:
         st.session_state["mn_page"] = 1
     elif st.session_state.get("mn_page", 1) > pages:
         st.session_state["mn_page"] = pages
-    page = int(st.number_input(f"Page (of {pages:,})", 1, pages, key="mn_page"))
-    rows = read(url, "list_mentions", f, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    demo_badge(bool(rows["is_demo"].any()) if not rows.empty else False)
+    nav = st.columns([1, 4])
+    page = int(nav[0].number_input(f"Page (of {pages:,})", 1, pages, key="mn_page"))
+    first = (page - 1) * PAGE_SIZE
+    rows = read(url, "list_mentions", f, limit=PAGE_SIZE, offset=first)
+    nav[1].caption(
+        f"Newest first: rows {first + 1:,}–{first + len(rows):,} of {total:,}. "
+        "Select a row to read the whole post."
+    )
     view = rows.assign(
         created_at=rows["created_at"].map(lambda t: t.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
         url=rows["url"].map(safe_url),
@@ -79,10 +84,28 @@ def _table(f: MentionFilter, total: int) -> None:
         on_select="rerun",
         selection_mode="single-row",
         key="mn_table",
+        column_order=[
+            "created_at",
+            "matched",
+            "label",
+            "text",
+            "author",
+            "author_followers",
+            "platform",
+            "intent",
+            "compound",
+            "lang",
+            "url",
+        ],
         column_config={
             "created_at": st.column_config.TextColumn(f"When ({tz.key})"),
             "author_followers": st.column_config.NumberColumn("Followers", format="%d"),
             "matched": "About",
+            "label": "Sentiment",
+            "author": "Author",
+            "platform": "Platform",
+            "intent": "Intent",
+            "lang": "Lang",
             "compound": st.column_config.NumberColumn("Score", format="%.2f"),
             "text": st.column_config.TextColumn("Text", width="large"),
             "url": st.column_config.LinkColumn("Link", display_text="open"),
@@ -116,6 +139,8 @@ def mentions_page() -> None:
         return
     head = st.columns([3, 1])
     head[0].markdown(f"**{total:,}** mentions match")
+    with head[0]:
+        demo_badge(read(url, "has_demo"))
     store = get_store(url)
     head[1].download_button(
         f"Download CSV ({total:,} rows)",

@@ -63,11 +63,11 @@ def _kpis(cur: pd.DataFrame, prev: pd.DataFrame, period) -> list[Kpi]:  # noqa: 
             inverse=True,
         ),
         Kpi(
-            "Median first response",
+            "First response",
             frt,
             frt_prev,
             "seconds",
-            "From waiting to first reply, for replies in the period.",
+            "Median time from a post to its first reply, for first replies made in the period.",
             inverse=True,
         ),
         Kpi(

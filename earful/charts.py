@@ -156,13 +156,13 @@ def platform_mix_chart(df: pd.DataFrame) -> alt.Chart:
         .mark_bar(color="#C2410C")
         .encode(
             x=alt.X("n:Q", title="Mentions"),
-            y=alt.Y("platform:N", sort="-x", title=None),
+            y=alt.Y("platform:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
             tooltip=[
                 alt.Tooltip("platform:N", title="Platform"),
                 alt.Tooltip("n:Q", title="Mentions", format=","),
             ],
         )
-        .properties(height=max(80, 28 * len(df)))
+        .properties(height=max(80, 30 * len(df)))
     )
 
 
@@ -180,7 +180,12 @@ def sentiment_distribution_chart(counts: dict[str, int]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("n:Q", stack="normalize", title=None, axis=alt.Axis(format=".0%")),
-            color=alt.Color("label:N", scale=_LABEL_SCALE, title="Sentiment"),
+            color=alt.Color(
+                "label:N",
+                scale=_LABEL_SCALE,
+                title=None,
+                legend=alt.Legend(orient="top", direction="horizontal"),
+            ),
             order=alt.Order("label_order:Q"),
             tooltip=[
                 alt.Tooltip("label:N", title="Sentiment"),
@@ -189,7 +194,7 @@ def sentiment_distribution_chart(counts: dict[str, int]) -> alt.Chart:
             ],
         )
         .transform_calculate(label_order=f"indexof({LABEL_ORDER!r}, datum.label)")
-        .properties(height=70)
+        .properties(height=40)
     )
 
 
@@ -201,10 +206,12 @@ def ranked_bar_chart(items: Sequence[tuple[str, int]], *, title: str) -> alt.Cha
         .mark_bar(color="#78716C")
         .encode(
             x=alt.X("n:Q", title="Mentions"),
-            y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+            y=alt.Y(
+                "name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)
+            ),
             tooltip=[alt.Tooltip("name:N", title=title), alt.Tooltip("n:Q", title="Mentions")],
         )
-        .properties(height=max(80, 22 * len(df)), title=title)
+        .properties(height=max(80, 24 * len(df)), title=title)
     )
 
 

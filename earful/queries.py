@@ -231,7 +231,7 @@ def top_terms(
     texts: Iterable[str], *, exclude: Iterable[str] = (), limit: int = 15
 ) -> list[tuple[str, int]]:
     """Most frequent words (no stopwords, links, handles or the configured brand terms)."""
-    skip = set(STOPWORDS) | {w.lower().strip('"@#') for w in exclude}
+    skip = set(STOPWORDS) | {w for t in exclude for w in re.findall(r"[\w'’-]+", t.lower())}
     counts: Counter[str] = Counter()
     for t in texts:
         t = _URL.sub(" ", t)

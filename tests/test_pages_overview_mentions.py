@@ -85,7 +85,7 @@ def test_overview_kpis_from_rollup(env):
         "Net sentiment",
         "Negative",
         "Open complaints",
-        "Median first response",
+        "First response",
         "Share of voice",
     }
     assert int(kpis["Mentions"].value.replace(",", "")) == 72 * 4 + 1
