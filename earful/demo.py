@@ -107,7 +107,8 @@ COMPLAINTS: dict[str, tuple[str, ...]] = {
         "{b} went down in the middle of our launch. Worst possible timing {neg}",
     ),
     "billing": (
-        "{b} charged me {amt} twice this month and support keeps closing my ticket. Ridiculous {neg}",
+        "{b} charged me {amt} twice this month and support keeps closing my ticket. "
+        "Ridiculous {neg}",
         "Cancelled {b} in {month} and I'm still getting billed {amt}. Unacceptable.",
         "{h} why did my invoice jump from {amt} to {amt2} with no notice?",
         "Got a surprise {amt2} charge from {b} and nobody can explain it. Frustrating.",
