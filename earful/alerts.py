@@ -12,9 +12,10 @@ within the cooldown. Each alert carries its drivers (top terms of the hour's
 posts, platforms, example posts), read from the indexed mentions of that hour.
 
 Gaps: a source whose mentions over the baseline came often enough (at least
-`min_mentions`) and that has yielded nothing for five times its usual spacing
-(and at least three poll intervals and an hour) raises one alert per silence
-(the dedupe key holds the time of its last mention).
+`min_mentions`) and that has yielded nothing for longer than five times its
+usual spacing, half again its longest silence of the baseline (quiet nights),
+three poll intervals and an hour raises one alert per silence (the dedupe key
+holds the time of its last mention).
 
 Every alert has a unique `dedupe_key`, so concurrent or repeated `detect` runs
 store it once. `deliver` claims an alert (a conditional UPDATE of its attempt
@@ -323,7 +324,11 @@ def _gaps(conn: Connection, settings: Settings, now: datetime) -> list[dict[str,
         first, last = as_utc(first), as_utc(last)
         spacing = max((last - first) / max(n - 1, 1), timedelta(minutes=1))
         every = src.every if src is not None else timedelta(0)
-        allowed = max(spacing * GAP_FACTOR, every * 3, HOUR)
+        if now - last <= max(spacing * GAP_FACTOR, every * 3, HOUR):
+            continue
+        # Quiet nights are normal: allow half again the longest silence of the baseline.
+        longest = _longest_silence(conn, source, since)
+        allowed = max(spacing * GAP_FACTOR, longest * 1.5, every * 3, HOUR)
         silent = now - last
         if silent <= allowed:
             continue
@@ -360,6 +365,20 @@ def _gaps(conn: Connection, settings: Settings, now: datetime) -> list[dict[str,
             }
         )
     return out
+
+
+def _longest_silence(conn: Connection, source: str, since: datetime) -> timedelta:
+    m = mentions.c
+    times = conn.scalars(
+        sa.select(m.created_at)
+        .where(m.source == source, m.created_at >= since)
+        .order_by(m.created_at)
+        .limit(200_000)
+    ).all()
+    longest = timedelta(0)
+    for a, b in zip(times, times[1:], strict=False):
+        longest = max(longest, b - a)
+    return longest
 
 
 def _dur(td: timedelta) -> str:
@@ -449,7 +468,13 @@ def deliver(
             dict(r._mapping)
             for r in conn.execute(
                 sa.select(alerts)
-                .where(a.delivered_at.is_(None), a.delivery_attempts < MAX_DELIVERY_ATTEMPTS)
+                .where(
+                    a.delivered_at.is_(None),
+                    a.delivery_attempts < MAX_DELIVERY_ATTEMPTS,
+                    sa.or_(
+                        a.delivery_error.is_(None), sa.not_(a.delivery_error.startswith(SENDING))
+                    ),
+                )
                 .order_by(a.created_at, a.id)
                 .limit(50)
             )
@@ -460,7 +485,7 @@ def deliver(
         for i in range(tries):
             if attempts >= MAX_DELIVERY_ATTEMPTS:
                 break
-            if not _claim(store, alert["id"], attempts):
+            if not _claim(store, alert["id"], attempts, now):
                 break  # someone else delivered it or is trying right now
             attempts += 1
             outcome, error = _post(client, url, slack_payload(alert))
@@ -475,7 +500,16 @@ def deliver(
     return delivered
 
 
-def _claim(store: Store, alert_id: int, attempts: int) -> bool:
+SENDING = "sending"  # delivery_error while a worker holds the claim
+
+
+def _claim(store: Store, alert_id: int, attempts: int, now: datetime) -> bool:
+    """Take the alert for one attempt: not delivered, nobody sending it, attempts as we saw them.
+
+    A worker that dies while holding the claim leaves it "sending": the post may
+    have arrived, so it is not retried (at most once), and the error says so.
+    """
+    e = alerts.c.delivery_error
     with store.write() as conn:
         res = conn.execute(
             alerts.update()
@@ -483,8 +517,12 @@ def _claim(store: Store, alert_id: int, attempts: int) -> bool:
                 alerts.c.id == alert_id,
                 alerts.c.delivered_at.is_(None),
                 alerts.c.delivery_attempts == attempts,
+                sa.or_(e.is_(None), sa.not_(e.startswith(SENDING))),
             )
-            .values(delivery_attempts=attempts + 1)
+            .values(
+                delivery_attempts=attempts + 1,
+                delivery_error=f"{SENDING} since {now:%Y-%m-%d %H:%M:%S} UTC",
+            )
         )
         return res.rowcount == 1
 
