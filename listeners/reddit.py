@@ -213,11 +213,14 @@ class RedditListener(Listener):
     def _headers(self) -> dict[str, str]:
         return {"User-Agent": user_agent(self.options.username)}
 
+    def _token_key(self) -> str:
+        return f"reddit:token:{self.base_url}:{self.ctx.secret('client_id_env')}"
+
     def _token(self) -> str | None:
         cid, secret = self.ctx.secret("client_id_env"), self.ctx.secret("client_secret_env")
         if not (cid and secret):
             return None
-        key = f"reddit:token:{self.base_url}:{cid}"
+        key = self._token_key()
         now = self.ctx.clock()
         cached = self.ctx.state.get(key)
         if cached and now < cached[1]:
@@ -282,7 +285,12 @@ class RedditListener(Listener):
         }
         headers = {**self._headers(), "Authorization": f"bearer {token}"}
         for page in range(self.options.max_pages):
-            data = _http.get_json(self.ctx, url, params=params, headers=headers)
+            try:
+                data = _http.get_json(self.ctx, url, params=params, headers=headers)
+            except SourceError as exc:
+                if exc.kind == "needs_credentials":  # a revoked token: fetch a new one next time
+                    self.ctx.state.pop(self._token_key(), None)
+                raise
             mentions, skipped = parse(data, self.ctx.source.key)
             stamps = _stamps(data)
             after = (data.get("data") or {}).get("after")

@@ -331,3 +331,17 @@ def test_listen_once_oauth_through_faults(sqlite_store):
         listen_once(settings, sqlite_store)
         expected = {t["data"]["name"] for t in fake.things} - {"t3_p905"}
         assert stored(sqlite_store) == sorted(expected)
+
+
+def test_a_revoked_token_is_replaced_on_the_next_poll():
+    with LocalServer() as srv:
+        fake = FakeReddit([thing(1, 5)])
+        fake.install(srv)
+        listener = with_oauth(srv.url)
+        srv.script(SEARCH, Reply(401, {"message": "Unauthorized", "error": 401}))
+        with pytest.raises(SourceError) as err:
+            run(listener, None)
+        assert err.value.kind == "needs_credentials"
+        pages, _ = run(listener, None)
+        assert [m.external_id for p in pages for m in p.mentions] == ["t3_p1"]
+        assert len(srv.served(TOKEN)) == 2
