@@ -1,0 +1,196 @@
+"""Plain VADER against Earful's triage on the shared benchmark sets.
+
+Evaluation only: the data is read from ../shared/benchmarks (relative to the
+repo) and never copied into the project. Prints one table; progress goes to
+stderr. Run: `.venv/bin/python bench/triage.py`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _data  # noqa: E402
+
+from earful.intent import classify  # noqa: E402
+from earful.sentiment import Scorer, analyzer  # noqa: E402
+
+BENCH = _data.benchmarks_dir()
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --- data (through the shared loaders in bench/_data.py) -----------------------
+
+
+def load() -> dict[str, list]:
+    """Each set as plain tuples: (text, gold...)."""
+    return {
+        "complaints": [(r["text"], r["complaint"]) for r in _data.complaints()],
+        "airline": [(r["text"], r["label"], r["reason"]) for r in _data.airline_tweets()],
+        "s140": [(r["text"], r["polarity"]) for r in _data.sentiment140()],
+        "vader": [(r["text"], r["mean"]) for r in _data.vader_tweets()],
+    }
+
+
+# --- metrics ----------------------------------------------------------------
+
+
+@dataclass
+class PRF:
+    precision: float
+    recall: float
+    f1: float
+
+
+def prf(pred: Sequence[bool], gold: Sequence[bool]) -> PRF:
+    tp = sum(p and g for p, g in zip(pred, gold, strict=True))
+    fp = sum(p and not g for p, g in zip(pred, gold, strict=True))
+    fn = sum(g and not p for p, g in zip(pred, gold, strict=True))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return PRF(p, r, 2 * p * r / (p + r) if p + r else 0.0)
+
+
+def pearson(xs: Sequence[float], ys: Sequence[float]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy) if sxx and syy else 0.0
+
+
+def vader_compound(text: str) -> float:
+    return float(analyzer().polarity_scores(text)["compound"])
+
+
+def timed(fn: Callable[[str], object], texts: Iterable[str]) -> float:
+    """Texts per second for fn over texts."""
+    items = list(texts)
+    t0 = time.perf_counter()
+    for t in items:
+        fn(t)
+    return len(items) / max(time.perf_counter() - t0, 1e-9)
+
+
+# --- run ----------------------------------------------------------------------
+
+
+def main() -> int:
+    if not BENCH.is_dir():
+        log(f"benchmarks not found at {BENCH}")
+        return 1
+    data = load()
+    scorer = Scorer()
+    rows: list[tuple[str, str, str, str]] = []  # metric, VADER, Earful, aim
+
+    def earful(text: str) -> tuple[str, str, bool]:
+        s = scorer.score(text)
+        t = classify(text, s.compound)
+        return t.intent, s.label, t.needs_reply
+
+    # Complaints set.
+    comp = data["complaints"]
+    log(f"complaints: {len(comp)} texts")
+    gold = [g for _, g in comp]
+    v_pred = [vader_compound(t) <= -0.05 for t, _ in comp]
+    e_pred = [earful(t)[0] == "complaint" for t, _ in comp]
+    v, e = prf(v_pred, gold), prf(e_pred, gold)
+    rows += [
+        ("complaints: precision", f"{v.precision:.3f}", f"{e.precision:.3f}", ""),
+        ("complaints: recall", f"{v.recall:.3f}", f"{e.recall:.3f}", ""),
+        ("complaints: F1", f"{v.f1:.3f}", f"{e.f1:.3f}", ">= 0.80"),
+    ]
+
+    # Airline tweets: negative = complaint intent or negative label.
+    air = data["airline"]
+    log(f"airline: {len(air)} texts")
+    gold = [s == "negative" for _, s, _ in air]
+    v_pred = [vader_compound(t) <= -0.05 for t, _, _ in air]
+    e_out = [earful(t) for t, _, _ in air]
+    e_pred = [i == "complaint" or lab == "negative" for i, lab, _ in e_out]
+    v, e = prf(v_pred, gold), prf(e_pred, gold)
+    rows += [
+        ("airline negative: precision", f"{v.precision:.3f}", f"{e.precision:.3f}", ">= 0.85"),
+        ("airline negative: recall", f"{v.recall:.3f}", f"{e.recall:.3f}", ">= 0.80"),
+        ("airline negative: F1", f"{v.f1:.3f}", f"{e.f1:.3f}", ""),
+    ]
+    reasons = Counter(r for _, s, r in air if s == "negative")
+    for reason, n in reasons.most_common():
+        idx = [i for i, (_, s, r) in enumerate(air) if s == "negative" and r == reason]
+        vr = sum(v_pred[i] for i in idx) / n
+        er = sum(e_pred[i] for i in idx) / n
+        rows.append((f"  recall, {reason or '(none)'} (n={n})", f"{vr:.3f}", f"{er:.3f}", ""))
+    pos_idx = [i for i, (_, s, _) in enumerate(air) if s != "negative"]
+    needs = sum(e_out[i][2] for i in pos_idx) / max(len(pos_idx), 1)
+    rows.append(("airline non-negative flagged needs_reply", "", f"{needs:.3f}", ""))
+
+    # Sentiment140: binary accuracy on polarity 0/4 and 3-way accuracy.
+    s140 = data["s140"]
+    log(f"sentiment140: {len(s140)} texts")
+    binary = [(t, p) for t, p in s140 if p in (0, 4)]
+    v_acc = sum((vader_compound(t) >= 0) == (p == 4) for t, p in binary) / len(binary)
+    e_acc = sum(((scorer.score(t).compound or 0.0) >= 0) == (p == 4) for t, p in binary) / len(
+        binary
+    )
+    rows.append(
+        (
+            f"sentiment140 binary accuracy (n={len(binary)})",
+            f"{v_acc:.3f}",
+            f"{e_acc:.3f}",
+            "no loss",
+        )
+    )
+
+    def three(c: float) -> int:
+        return 4 if c >= 0.05 else 0 if c <= -0.05 else 2
+
+    v3 = sum(three(vader_compound(t)) == p for t, p in s140) / len(s140)
+    e3 = sum(three(scorer.score(t).compound or 0.0) == p for t, p in s140) / len(s140)
+    rows.append(
+        (f"sentiment140 3-way accuracy (n={len(s140)})", f"{v3:.3f}", f"{e3:.3f}", "no loss")
+    )
+
+    # VADER's own tweets: Pearson r against the human mean rating.
+    vt = data["vader"]
+    log(f"vader tweets: {len(vt)} texts")
+    ratings = [r for _, r in vt]
+    vr = pearson([vader_compound(t) for t, _ in vt], ratings)
+    er = pearson([scorer.score(t).compound or 0.0 for t, _ in vt], ratings)
+    rows.append((f"VADER tweets Pearson r (n={len(vt)})", f"{vr:.3f}", f"{er:.3f}", "no loss"))
+
+    # Throughput on the airline texts.
+    log("throughput")
+    texts = [t for t, _, _ in air]
+    compounds = [scorer.score(t).compound for t in texts]
+    v_tps = timed(vader_compound, texts)
+    e_tps = timed(lambda t: classify(t, scorer.score(t).compound), texts)
+    it = iter(compounds)
+    c_tps = timed(lambda t: classify(t, next(it)), texts)
+    rows.append(
+        ("throughput, texts/s (VADER | Scorer+classify)", f"{v_tps:,.0f}", f"{e_tps:,.0f}", "")
+    )
+    rows.append(("throughput, classify alone, texts/s", "", f"{c_tps:,.0f}", "> VADER"))
+
+    w = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{w}}  {'VADER':>8}  {'Earful':>8}  aim")
+    print("-" * (w + 30))
+    for name, a, b, aim in rows:
+        print(f"{name:<{w}}  {a:>8}  {b:>8}  {aim}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

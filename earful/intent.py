@@ -1,0 +1,537 @@
+"""Intent, needs-reply and priority for one mention, beyond VADER.
+
+VADER scores tone, not intent: "thanks for losing my bag" is positive to it
+and "on hold for two hours" is neutral. Here general customer-service
+language (requests for help, waits and delays, things lost, broken or
+cancelled, money problems, outages, negated help, sarcastic thanks, questions
+to the brand, praise) is matched with compiled regexes, and VADER's compound
+is one input among them. The word lists are ordinary English knowledge of how
+customers write to support accounts; none is derived from a benchmark set.
+
+`classify` is pure and cheap (a few regex searches per text, a fraction of
+VADER's own cost) so the pipeline can run it on every mention.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from earful.models import as_utc
+
+__all__ = ["Triage", "band_for", "classify", "signals"]
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    intent: str  # complaint | question | praise | other
+    needs_reply: bool
+    reason: str
+    priority: float  # 0..100, see band_for
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    kind: str  # problem | wait | nohelp | sarcasm | help | question | praise
+    label: str  # what the reason says; "{m}" is replaced by the matched words
+    weight: float
+    pattern: re.Pattern[str]
+    # Cheap prefilter: the regex runs only when a token of the text starts with
+    # one of these keys (every match of the pattern holds such a token).
+    keys: frozenset[str] = frozenset()
+
+
+_KEY_LEN = 4
+_CUT = operator.itemgetter(slice(None, _KEY_LEN))  # t -> t[:_KEY_LEN], mapped in C
+
+
+def _key(k: str) -> str:
+    """A prefilter key: the first word of k cut to _KEY_LEN characters.
+
+    Tokens of the text are cut the same way, so "disappointed" hits "disa" and a
+    shorter key ("no", "bug") only hits that exact token.
+    """
+    return k.split()[0][:_KEY_LEN]
+
+
+def _spaced(pattern: str) -> str:
+    """The pattern for spaced text: each top-level alternative's leading \\b becomes a space.
+
+    `normalise` puts exactly one space around every token, so " word" marks a
+    word start. A pattern opening with a literal lets the regex engine skip
+    ahead by that character; an opening \\b makes a search several times slower.
+    """
+    out: list[str] = []
+    depth, i, start = 0, 0, True
+    while i < len(pattern):
+        if start and pattern.startswith("\\b", i):
+            out.append(" ")
+            i += 2
+        start = False
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        start = c == "|" and depth == 0
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _sig(kind: str, label: str, weight: float, pattern: str, keys: str = "") -> Signal:
+    keyset = frozenset(_key(k) for k in keys.split("|") if k)
+    return Signal(kind, label, weight, re.compile(_spaced(pattern)), keyset)
+
+
+# Building blocks (the text is lowercased and apostrophes dropped first).
+_NUM = (
+    r"(?:\d+(?:\.\d+)?\+?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|forty (?:- )?five|fifty|sixty|ninety|a few|a couple(?: of)?|"
+    r"several|many|multiple|countless)"
+)
+_UNIT = r"(?:hours?|hrs?|h|minutes?|mins?|days?|weeks?|wks?|months?)"
+_NEG_AUX = (
+    r"(?:not|never|isnt|arent|wasnt|werent|doesnt|dont|didnt|wont|cant|cannot|couldnt|"
+    r"hasnt|havent|hadnt|unable to|still not|still cant)"
+)
+_BAD_VERB = (
+    r"(?:losing|lost|ruining|ruined|delaying|delayed|cancel+ing|cancel+ed|stranding|stranded|"
+    r"wasting|ignoring|ignored|leaving|breaking|broke|charging|overcharging|screwing|messing|"
+    r"keeping me (?:on hold|waiting)|making me (?:wait|miss)|nothing|the delay|the wait|the runaround|"
+    r"another delay|yet another|(?:the|my) (?:delayed|cancel+ed|lost|broken|damaged|missing))"
+)
+_DURATION_KEYS = "hour|hr|hrs|min|mins|minu|day|days|week|wk|wks|month|h"
+
+SIGNALS: tuple[Signal, ...] = (
+    # Waiting and delays: a duration in a waiting context, "still waiting", the nth attempt.
+    _sig(
+        "wait",
+        "waiting {m}",
+        1.2,
+        rf"\b(?:on hold|wait(?:ed|ing)?|for|over|after|nearly|almost|another|been|sat|sitting|stuck|"
+        rf"delayed|late|than|hold)\s+(?:for\s+)?(?:over\s+|nearly\s+|almost\s+|about\s+)?"
+        rf"{_NUM}\s*{_UNIT}\b|\b{_NUM}\s*{_UNIT}\s+(?:later|late|delay\w*|wait\w*|on hold|"
+        rf"and counting|now|already|behind|on the phone|in line|on the tarmac)\b",
+        _DURATION_KEYS,
+    ),
+    _sig("wait", "on hold", 1.0, r"\b(?:on hold|hold music|holding for|hold times?)\b", "hold"),
+    _sig(
+        "wait",
+        "still waiting",
+        1.0,
+        r"\bstill (?:waiting|no\b|not\b|nothing|havent|hasnt|cant|dont|doesnt|wont|stuck|"
+        r"on hold|sitting|broken|missing|charged|unable)",
+        "still",
+    ),
+    _sig(
+        "wait",
+        "repeated attempts",
+        1.0,
+        r"\b(?:\d+ ?(?:st|nd|rd|th)|second|third|fourth|fifth|sixth|tenth)\s+(?:day|time|call|attempt|"
+        r"week|email|request|try|flight|visit|message|complaint)\b|\b(?:yet|once) again\b|"
+        r"\bevery (?:single )?time\b|\b(?:for|over) (?:hours|days|weeks|months|ages)\b|"
+        r"\b(?:hours|days|weeks) later\b|\ball (?:day|night|morning)\b|\band counting\b",
+        "st |nd |rd |th |second|third|fourth|fifth|sixth|tenth|again|every|hours|days|weeks|"
+        "months|ages|all |counting",
+    ),
+    _sig(
+        "wait",
+        "delay",
+        1.0,
+        r"\b(?:delay(?:s|ed)?|late|stranded|stuck|missed (?:my|our|the|a) (?:connection|flight|"
+        r"train|appointment|delivery)|overbooked|bumped|diverted|no updates?|no (?:word|news|eta)|"
+        r"yet to (?:receive|hear|get|arrive)|never (?:arrived|received|came|showed|delivered|"
+        r"got)|(?:hasnt|havent|didnt|did not|has not|have not) (?:arrived|come|shipped|"
+        r"been (?:delivered|shipped|refunded|fixed|resolved)|received|heard|got))\b",
+        "delay|late|strand|stuck|missed|overbook|bumped|divert|updates|word|news|eta|yet|arrived|"
+        "received|came|showed|delivered|got|come|shipped|been|heard",
+    ),
+    _sig(
+        "wait",
+        "asks where their order is",
+        1.0,
+        r"\b(?:where(?:s| is| are) (?:my|our|the)|what happened to (?:my|our)|what about (?:my|our)|"
+        r"when (?:will|can|do|am|are|should) (?:i|we) (?:get|receive|see|hear|be (?:refunded|"
+        r"reimbursed|compensated))|when (?:will|is) (?:my|our|the) \w+ (?:be |get )?(?:arrive|"
+        r"arriving|here|delivered|ready|fixed|back|refunded|processed|shipped|resolved))\b",
+        "where|what happened|what about|when ",
+    ),
+    # Things that went wrong.
+    _sig(
+        "problem",
+        "lost or missing",
+        1.2,
+        r"\b(?:lost|losing|loses|missing|misplaced|stolen|disappeared|vanished|left behind|"
+        r"didnt make it)\b",
+        "lost|losing|loses|missing|misplaced|stolen|disappear|vanish|left behind|didnt make",
+    ),
+    _sig(
+        "problem",
+        "broken or damaged",
+        1.2,
+        r"\b(?:broken|broke|damaged|smashed|cracked|ripped|torn|defective|faulty|dented|leaking|"
+        r"leaks|spoiled|stale|moldy|mouldy|expired|stained|scratched|shattered|dirty|filthy|"
+        r"cold food|smell\w*|stinks?)\b",
+        "brok|damag|smash|crack|rip|torn|defect|fault|dent|leak|spoil|stale|mold|mould|expired|"
+        "ripp|stain|scratch|shatter|dirty|filthy|cold food|smell|stink",
+    ),
+    _sig("problem", "cancelled", 1.0, r"\bcancel+(?:ed|ing|ation|ations|s)?\b", "cancel"),
+    _sig(
+        "problem",
+        "money problem",
+        1.0,
+        r"\b(?:charged (?:me )?(?:twice|double|two times|again|for)|double (?:- )?charged|overcharg\w*|"
+        r"refund\w*|reimburs\w*|compensat\w*|money back|chargeback|(?:billing|payment) "
+        r"(?:error|issue|problem)|hidden fees?|extra (?:fees?|charges?)|fees?|charges?)\b",
+        "charge|overch|money|refund|reimburs|compensat|money back|billing|payment|fee|fees",
+    ),
+    _sig(
+        "problem",
+        "not working",
+        1.2,
+        rf"\b{_NEG_AUX}\s+(?:\w+\s+)?(?:work\w*|load\w*|open\w*|connect\w*|log ?in|login|"
+        r"sign ?in|access\w*|start\w*|turn on|charg\w*|sync\w*|updat\w*|download\w*|send\w*|"
+        r"receiv\w*|get through|reach\w*|book\w*|check ?in|print\w*|play\w*|stream\w*|pay|"
+        r"order\w*|track\w*|respond\w*|reply|replied|answer\w*|help\w*|fix\w*|show\w* up|"
+        r"deliver\w*|arriv\w*|accept\w*|function\w*|recogni[sz]\w*|verify|redeem\w*|apply|applied)\b",
+        "not|never|isnt|arent|wasnt|werent|doesnt|dont|didnt|wont|cant|cannot|couldnt|hasnt|"
+        "havent|hadnt|unable",
+    ),
+    _sig(
+        "problem",
+        "outage or error",
+        1.2,
+        r"\b(?:outage|outages|offline|(?:is|are|was|went|still|been|site|app|service|system|"
+        r"servers?|website) down|error\w*|crash\w*|bugs?|buggy|glitch\w*|freez\w*|frozen|"
+        r"fail\w*|disconnect\w*|dropp(?:ed|ing) (?:calls?|out|connection)|keeps? \w+ing|"
+        r"no (?:service|signal|internet|wifi|wi - fi|power|connection|coverage|network|heat|"
+        r"hot water|access))\b",
+        "outage|offline|down|error|crash|bug|bugs|bugg|glitch|freez|frozen|fail|disconnect|dropp|keep|"
+        "keeps|service|signal|internet|wifi|wi|power|connection|coverage|network|heat|hot|access",
+    ),
+    _sig(
+        "problem",
+        "wrong or denied",
+        1.0,
+        r"\b(?:wrong|incorrect|mistake|denied|declined|rejected|refused|locked out|hacked|"
+        r"unauthori[sz]ed|fraud\w*|scam\w*|rip ?off|rip - off|ripped off|misleading|false advertising|"
+        r"overbook\w*|no show|didnt show|never showed|rebook\w*|reschedul\w*)\b",
+        "wrong|incorrect|mistake|denied|declined|rejected|refused|locked|hacked|unauthori|fraud|"
+        "scam|rip|ripo|ripp|mislead|false|overbook|show|rebook|reschedul",
+    ),
+    _sig(
+        "problem",
+        "problem reported",
+        0.8,
+        r"\b(?:issues?|problems?|complain\w*|trouble|nightmare|disaster|mess|hassle|headache|"
+        r"inconvenien\w*|unresolved|escalat\w*|supposed to|was told|were told|promised|"
+        r"should have|shouldnt have|should not have|not even|not acceptable|so much for)\b",
+        "issue|problem|complain|trouble|nightmare|disaster|mess|hassle|headache|inconvenien|"
+        "unresolved|escalat|supposed|told|promised|should|shouldnt|even|acceptable|much",
+    ),
+    _sig(
+        "problem",
+        "strong dissatisfaction",
+        1.2,
+        r"\b(?:terrible|horrible|horrendous|awful|worst|rude|ridiculous|unacceptable|disgusting|"
+        r"disgrace\w*|pathetic|appalling|shocking|shameful|incompetent|unprofessional|joke|"
+        r"poor|lousy|crap|crappy|sucks?|sucked|garbage|trash|rubbish|fed up|sick of|tired of|"
+        r"done with|never again|disappoint\w*|frustrat\w*|annoy\w*|angry|furious|upset|livid|"
+        r"wtf|seriously|smh|ugh|unbelievable|absurd|insane|outrageous|hate|are you kidding|"
+        r"kidding me|come on)\b|\breally \?",
+        "terribl|horrib|horrend|awful|worst|rude|ridicul|unaccept|disgust|disgrace|pathetic|"
+        "appall|shock|shame|incompet|unprofession|joke|poor|lousy|crap|suck|garbage|trash|"
+        "rubbish|fed up|sick of|tired of|done with|never again|disappoint|frustrat|annoy|angry|"
+        "furious|upset|livid|wtf|serious|smh|ugh|unbeliev|absurd|insane|outrag|hate|kidding|"
+        "come on|really?",
+    ),
+    _sig(
+        "problem",
+        "asks why it went wrong",
+        0.8,
+        r"\bwhy (?:is|are|was|were|does|do|did|cant|wont|would|has|have|hasnt|havent|isnt|"
+        r"arent|doesnt|dont|didnt|the hell|on earth|is it|not|no)\b|\bwhat(?:s| is) going on\b|"
+        r"\bwhat happened\b|\bhow (?:hard|difficult) (?:is it|can it be)\b|\bhow (?:come|long)\b|"
+        r"\bhow (?:can|could|do|does|dare) (?:you|your|they|a company)\b",
+        "why|going on|happened|how ",
+    ),
+    _sig(
+        "problem",
+        "will leave",
+        1.0,
+        r"\b(?:switch(?:ing)? to|moving to|never (?:fly\w*|shop\w*|buy\w*|us\w*|order\w*|"
+        r"com\w*) (?:with|from|at|here|again)|lost (?:a|another) customer|cancel(?:l?ing)? my "
+        r"(?:account|subscription|membership|contract|order))\b",
+        "switch|moving|never|lost|cancel",
+    ),
+    # Negated help: the brand did not help.
+    _sig(
+        "nohelp",
+        "no help",
+        1.5,
+        r"\b(?:no help|not (?:very |at all |even )?helpful|unhelpful|useless|no (?:one|body) "
+        r"(?:\w+ )?(?:answers?|answering|helps?|helping|cares?|responds?|responding|picks? up|"
+        r"calls? back|replies|knows)|nobody|no answer|no response|no reply|no call ?back|no "
+        r"resolution|never (?:answer|respond|repl|call|get back)\w*|not (?:answering|responding|"
+        r"replying)|ignor(?:ed|ing)|cant get (?:through|a hold|ahold|anyone|an answer)|hung up|"
+        r"hang up|hanging up|(?:doesnt|dont|didnt) care|runaround|run around|transferred|"
+        r"bounced around|passed around|no one)\b",
+        "help|unhelp|useless|one|nobody|answer|response|reply|replies|call|resolution|respond|"
+        "responding|replying|ignor|cant|hung|hang|care|run|runa|transferred|around|knows|picks",
+    ),
+    # Sarcastic thanks and praise that is really a complaint.
+    _sig(
+        "sarcasm",
+        "sarcastic thanks",
+        2.5,
+        rf"\b(?:thanks?|thank you|thx|ty)(?: (?:so much|a lot|very much|again))? for {_BAD_VERB}"
+        r"|\bthanks for nothing\b|\b#(?:not|fail|epicfail|sarcasm|thanksfornothing)\b"
+        r"|\b(?:great|nice|good|awesome|fantastic) (?:job|work|service|one)\b[^.!?]{0,40}\bnot\b"
+        r"|\blove (?:waiting|sitting|being (?:on hold|stuck|delayed|ignored|lied))"
+        r"|\bjust what i needed\b|\boh (?:great|good|joy|wonderful|perfect)\b|\bway to go\b"
+        r"|\bso (?:glad|happy) (?:that )?i (?:paid|waited|chose|spent)\b",
+        "losing|lost|ruin|delay|cancel|strand|wasting|ignor|leaving|breaking|broke|charging|"
+        "overcharging|screwing|messing|keeping|making|nothing|wait|runaround|another|yet|damaged|"
+        "missing|broken|#not|#fail|#epicfail|#sarcasm|#thanksfornothing|job|work|service|one|"
+        "love|needed|oh|way|glad|happy",
+    ),
+    # Requests for help.
+    _sig(
+        "help",
+        "asks for help",
+        0.6,
+        r"\b(?:need (?:some |your |urgent |immediate )?(?:help|assistance|support)|please help|"
+        r"help (?:me|us|please|pls|plz)|can (?:someone|somebody|anyone|anybody)|could "
+        r"(?:someone|somebody|anyone|you)|can you (?:please |pls |plz )?(?:help|fix|look|check|"
+        r"tell|explain|sort|advise|assist|confirm|send|update|call|contact)|(?:please|pls|plz) "
+        r"(?:fix|respond|reply|help|advise|call|dm|contact|look|check|sort|assist|get back|"
+        r"let me know|send|update|resolve)|dm (?:me|us)|dmd|sent (?:you )?(?:a |an )?(?:dm|"
+        r"message|email|e - mail)|(?:contact|call|email|message) me|get back to me|fix (?:this|it|"
+        r"your)|sort (?:this|it) out|do (?:something|better)|what (?:are you|do you plan) "
+        r"(?:going )?to do|who (?:do|can|should) i (?:contact|call|talk|speak|email))\b",
+        "help|assistance|support|someone|somebody|anyone|anybody|could|fix|look|check|tell|"
+        "explain|sort|advise|assist|confirm|send|update|call|contact|please|pls|plz|dm|dmd|sent|"
+        "email|message|back|something|better|going|plan|talk|speak",
+    ),
+    # Questions to the brand: a question mark or a question word opening a sentence.
+    _sig("question", "asks a question", 1.0, r"\b\?", "?"),
+    _sig(
+        "question",
+        "asks a question",
+        1.0,
+        r"\b(?:anyone|anybody) know\b|\bwondering\b|\bany (?:idea|update|news|word|info\w*|eta)\b"
+        r"|\bis it possible\b|\b(?:want|need|like) to know\b",
+        "anyone|anybody|wondering|any|possible|know",
+    ),
+    # Praise markers.
+    _sig(
+        "praise",
+        "thanks or praise",
+        1.0,
+        r"\b(?:thanks?|thank you|thx|ty|love|loved|loving|awesome|amazing|great|excellent|"
+        r"fantastic|brilliant|best|kudos|shout ?out|appreciate\w*|perfect|wonderful|helpful|"
+        r"impressed|happy|pleased|glad|superb|outstanding|friendly|smooth|lovely|cheers|"
+        r"well done|props)\b|\b(?:<3|:-?\))",
+        "thank|thx|ty|love|lovi|awesome|amazing|great|excellent|fantastic|brilliant|best|kudos|shout|"
+        "apprecia|perfect|wonderful|helpful|impressed|happy|pleased|glad|superb|outstanding|"
+        "friendly|smooth|cheers|well done|props|<3|:)|:-)",
+    ),
+)
+
+# Negations and frustration marks add to the evidence of a problem.
+_NEGATIONS = frozenset(
+    "not no never nothing nobody none cant wont dont didnt doesnt isnt arent wasnt werent "
+    "havent hasnt hadnt couldnt wouldnt shouldnt cannot".split()
+)
+_CAPS = re.compile(r"[A-Z]{4,}")
+# A sentence that opens like a question, even without a question mark.
+_Q_FIRST = frozenset("how what when where which who whom whose any anyone anybody".split())
+_Q_PAIRS = frozenset(
+    tuple(p.split())
+    for p in (
+        "is there|are there|is it|is this|is that|is my|are you|are my|do you|do i|do we|does it|"
+        "does my|does the|did you|did my|can i|can you|can we|can my|could you|could i|will you|"
+        "will i|will my|will there|would you|should i|should we|has anyone|have you|may i"
+    ).split("|")
+)
+_LATER_QUESTION = re.compile(
+    r"[.!] (?:(?:how|what|when|where|which|who|any|anyone|anybody) |(?:is|are) (?:there|it|this|my) |"
+    r"(?:do|did|can|could|will|would|should) (?:you|i|we) |does (?:it|my|the) )"
+)
+QUESTION_FORM = Signal("question", "asks a question", 1.0, re.compile("(?!)"))
+NEGATION = Signal("problem", "negation", 0.4, re.compile("(?!)"))
+SHOUTING = Signal("problem", "shouting", 0.4, re.compile("(?!)"))
+
+# Prefilter index: key -> the signals it may trigger.
+_INDEX: dict[str, tuple[int, ...]] = {}
+for _i, _s in enumerate(SIGNALS):
+    for _k in _s.keys:
+        _INDEX[_k] = (*_INDEX.get(_k, ()), _i)
+_ALL_KEYS = frozenset(_INDEX)
+_ALWAYS = tuple(i for i, s in enumerate(SIGNALS) if not s.keys)
+
+_KINDS_COMPLAINT = ("wait", "problem", "nohelp", "sarcasm")
+_KINDS = (*_KINDS_COMPLAINT, "help", "question", "praise")
+_APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`']")
+_SPACED_TOKEN = re.compile(r"[a-z]+|\d+(?:[.,:]\d+)*|[#@]\w+|<3|:-?\)|\S")
+
+INTENT_BASE = {"complaint": 40.0, "question": 28.0, "praise": 4.0, "other": 0.0}
+
+
+def normalise(text: str) -> str:
+    """Lowercase, apostrophes dropped ("can't" -> "cant"), leading @handles removed,
+    and one space around every word and punctuation mark (" where is my bag ? ")."""
+    low = text.lower()
+    if "'" in low or "\u2019" in low:
+        low = _APOSTROPHES.sub("", low)
+    tokens = _SPACED_TOKEN.findall(low)
+    start = 0
+    while start < len(tokens) and tokens[start][0] in "@.:,":
+        start += 1
+    return " " + " ".join(tokens[start:]) + " "
+
+
+def _shouts(text: str) -> bool:
+    """A word of four or more capitals that is not a @handle or #hashtag."""
+    for m in _CAPS.finditer(text):
+        start, end = m.span()
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before in "@#_" or after.isalnum() or after == "_"):
+            return True
+    return False
+
+
+def signals(text: str) -> list[tuple[Signal, str]]:
+    """The signals that fire on text, each with the words that matched."""
+    low = normalise(text)
+    tokens = low.split()
+    stems = set(map(_CUT, tokens))
+    candidates = set(_ALWAYS)
+    for key in stems & _ALL_KEYS:
+        candidates.update(_INDEX[key])
+    out: list[tuple[Signal, str]] = []
+    for i in sorted(candidates):
+        s = SIGNALS[i]
+        m = s.pattern.search(low)
+        if m:
+            out.append((s, m.group(0).strip()))
+    if "?" not in stems and not any(s.kind == "question" for s, _ in out):
+        if tokens and (
+            tokens[0] in _Q_FIRST or tuple(tokens[:2]) in _Q_PAIRS or _LATER_QUESTION.search(low)
+        ):
+            out.append((QUESTION_FORM, ""))
+    negations = len(_NEGATIONS.intersection(tokens))
+    out += [(NEGATION, "")] * min(negations, 2)
+    if "?!" in text or "!?" in text or "??" in text or (_CAPS.search(text) and _shouts(text)):
+        out.append((SHOUTING, ""))
+    return out
+
+
+def _label(s: Signal, matched: str) -> str:
+    return s.label.replace("{m}", " ".join(matched.split()[-3:])) if "{m}" in s.label else s.label
+
+
+def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
+    kinds = {"complaint": _KINDS_COMPLAINT, "question": ("help", "question")}.get(
+        intent, ("praise",)
+    )
+    labels: list[str] = []
+    for s, m in sorted(fired, key=lambda sm: -sm[0].weight):
+        lab = _label(s, m)
+        if s.kind in kinds and lab not in labels:
+            labels.append(lab)
+    if intent == "complaint" and compound is not None and compound <= -0.05:
+        labels.append(f"negative tone ({compound:+.2f})")
+    if not labels:
+        labels.append(
+            {"praise": "positive tone", "other": "no problem or request"}.get(intent, "tone")
+        )
+    return f"{intent}: " + "; ".join(labels[:4])
+
+
+def _decide(fired: list[tuple[Signal, str]], compound: float | None) -> tuple[str, float]:
+    """(intent, complaint evidence) from the fired signals and VADER's compound."""
+    comp = compound if compound is not None else 0.0
+    weight = dict.fromkeys(_KINDS, 0.0)
+    for s, _ in fired:
+        weight[s.kind] += s.weight
+    evidence = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"]
+    # VADER's tone moves the evidence both ways; a positive tone is discounted
+    # because "thanks" in a complaint is common and sarcasm fools VADER.
+    evidence += -comp * (1.5 if comp < 0 else 0.6)
+    if (
+        weight["sarcasm"]
+        or evidence >= 1.0
+        or (comp <= -0.3 and weight["question"] + weight["help"] > 0)
+    ):
+        return "complaint", evidence
+    if weight["question"] or weight["help"]:
+        return "question", evidence
+    if comp >= 0.05 or weight["praise"]:
+        return "praise", evidence
+    return "other", evidence
+
+
+def _recency(created_at: datetime | None, now: datetime | None) -> float:
+    """0..10: 10 for a fresh post, halving every 6 hours; 5 when the age is unknown."""
+    if created_at is None or now is None:
+        return 5.0
+    age_h = max(0.0, (as_utc(now) - as_utc(created_at)).total_seconds() / 3600.0)
+    return 10.0 * 0.5 ** (age_h / 6.0)
+
+
+def _reach(followers: int | None) -> float:
+    """0..15 from the author's followers on a log scale (100k followers gives 15)."""
+    if not followers or followers <= 0:
+        return 0.0
+    return min(15.0, 3.0 * math.log10(1 + followers))
+
+
+def classify(
+    text: str,
+    compound: float | None,
+    *,
+    addressed: bool = False,
+    followers: int | None = None,
+    created_at: datetime | None = None,
+    now: datetime | None = None,
+    neg: float | None = None,
+) -> Triage:
+    """Intent, needs-reply, a human reason and a 0..100 priority for one text.
+
+    `compound` (and optionally VADER's `neg` share) should come from the
+    brand-masked text; `addressed` is whether the post names the brand's own
+    account; `followers`, `created_at` and `now` feed reach and recency.
+    """
+    fired = signals(text)
+    intent, evidence = _decide(fired, compound)
+    needs_reply = intent in ("complaint", "question") or (
+        addressed and any(s.kind in ("help", "question") for s, _ in fired)
+    )
+    comp = compound if compound is not None else 0.0
+    negativity = max(0.0, -comp, 2.0 * neg if neg is not None else 0.0)
+    priority = INTENT_BASE[intent]
+    if intent == "complaint":
+        priority += min(15.0, 5.0 * max(evidence, 0.0))
+    priority += 15.0 * min(negativity, 1.0)
+    priority += (12.0 if needs_reply else 3.0) if addressed else 0.0
+    priority += _reach(followers) + _recency(created_at, now)
+    priority = max(0.0, min(100.0, priority))
+    return Triage(intent, needs_reply, _reason(intent, fired, compound), round(priority, 1))
+
+
+def band_for(priority: float) -> str:
+    """urgent (>= 80), high (>= 50), normal (>= 20) or low."""
+    if priority >= 80:
+        return "urgent"
+    if priority >= 50:
+        return "high"
+    if priority >= 20:
+        return "normal"
+    return "low"
