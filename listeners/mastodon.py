@@ -177,7 +177,7 @@ class MastodonListener(Listener):
         if not tags:
             for terms in entities.values():
                 for t, _exact in _http.search_terms(terms):
-                    tag = t.lstrip("#@")
+                    tag = t.replace(" ", "").lstrip("#@")  # "acme cloud" -> #acmecloud
                     if _TAG.match(tag) and tag.lower() not in {x.lower() for x in tags}:
                         tags.append(tag)
         out = [Query(f"tag:{t.lower()}", _entity_for(t, entities, first), (t,)) for t in tags]

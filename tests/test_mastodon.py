@@ -140,6 +140,9 @@ def test_queries_one_per_hashtag_and_search_only_with_token():
         "search:Globex",
         "search:Initech",
     ]
+    only_phrases = {"Acme": ['"acme cloud"'], "Globex": ["globex.com"]}
+    keys = [q.key for q in listener.queries(only_phrases)]
+    assert keys[0] == "tag:acmecloud" and "tag:globex.com" not in keys
 
 
 # -- a fake instance --------------------------------------------------------------
