@@ -556,7 +556,45 @@ def _record(store: Store, alert_id: int, outcome: str, error: str | None, now: d
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(values))
 
 
+def housekeeping(
+    store: Store,
+    settings: Settings,
+    client: httpx.Client,
+    now: datetime | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """The worker's periodic chores: wake snoozed queue items, detect alerts, deliver them.
+
+    Returns lines worth printing; a failure in one chore is reported, not raised,
+    so polling goes on.
+    """
+    from earful.queue import wake_snoozed  # late: keeps this module importable on its own
+
+    now = as_utc(now or utcnow())
+    lines: list[str] = []
+    try:
+        woke = wake_snoozed(store, now)
+        if woke:
+            lines.append(f"queue: {woke} snoozed item(s) back to open")
+    except Exception as exc:
+        lines.append(f"queue: could not wake snoozed items: {exc}")
+    try:
+        for a in detect(store, settings, now):
+            lines.append(f"alert: {a['kind']} {a['subject']}: {a['summary']}")
+    except Exception as exc:
+        lines.append(f"alerts: detection failed: {exc}")
+    try:
+        sent = deliver(store, settings, client, now, sleep=sleep)
+        if sent:
+            lines.append(f"alerts: {sent} delivered to the webhook")
+    except Exception as exc:
+        lines.append(f"alerts: delivery failed: {exc}")
+    return lines
+
+
 __all__ = [
+    "housekeeping",
     "detect",
     "deliver",
     "list_alerts",

@@ -54,6 +54,7 @@ ONCE_RETRIES = 3
 ONCE_MAX_RATE_WAIT = timedelta(minutes=2)  # --once waits out rate limits shorter than this
 FAILURE_BACKOFF_CAP = timedelta(hours=1)
 IDLE_WAIT_CAP = 30.0  # seconds between schedule checks at most
+CHORES_EVERY = timedelta(minutes=1)  # snoozed items, alert detection and delivery
 
 Clock = Callable[[], datetime]
 
@@ -127,6 +128,10 @@ class Poller:
         self.owner = owner or worker_id()
         self.pipeline = pipeline or Pipeline(settings)
         self._listeners: dict[str, Listener] = {}
+        self._chores_at: datetime | None = None
+        from earful.queue import attach_settings
+
+        attach_settings(store, settings)  # SLA targets for queue items this worker opens
 
     # -- helpers ------------------------------------------------------------------
     def sleep(self, seconds: float) -> None:
@@ -387,6 +392,7 @@ class Poller:
                 self.out(f"{src.key}: not polled, stopping")
                 continue
             self.out(self.run_source(src, once=True).summary())
+        self.chores()
         return 0
 
     def run_forever(self, only: str | None = None) -> int:
@@ -405,8 +411,20 @@ class Poller:
                 res = self.run_source(src, once=False)
                 if not res.busy:
                     self.out(res.summary())
+            self.chores()
             self.stop.wait(self._idle_seconds(sources))
         return 0
+
+    def chores(self) -> None:
+        """Wake snoozed queue items, detect and deliver alerts (earful.alerts), once a minute."""
+        now = self.clock()
+        if self._chores_at is not None and now - self._chores_at < CHORES_EVERY:
+            return
+        self._chores_at = now
+        from earful.alerts import housekeeping
+
+        for line in housekeeping(self.store, self.settings, self.client, now, sleep=self.sleep):
+            self.out(line)
 
     def _idle_seconds(self, sources: list[SourceConfig]) -> float:
         now = self.clock()

@@ -385,3 +385,51 @@ def test_cli_lists_alerts_since(tmp_path, sqlite_url):
     assert run("--since", "2030-01-01").stdout.strip() == "no alerts"
     bad = run("--since", "yesterday")
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr
+
+
+def test_housekeeping_wakes_detects_and_delivers(sqlite_store):
+    from earful import queue
+
+    seq = Seq()
+    baseline(sqlite_store, seq, hours=82, source="xsrc")
+    spike(sqlite_store, seq, SPIKE)
+    (mid,) = sqlite_store.save_page(
+        "s",
+        "q",
+        [
+            Mention(
+                platform="x",
+                external_id="q1",
+                url="",
+                author="bob",
+                text="acme help?",
+                created_at=SPIKE,
+                matched="Acme",
+                label="neutral",
+                needs_reply=True,
+                priority=30.0,
+            )
+        ],
+        None,
+        now=SPIKE,
+    ).inserted_ids
+    queue.set_status(
+        sqlite_store,
+        mid,
+        "snoozed",
+        actor="sam",
+        expected_version=1,
+        snoozed_until=SPIKE + timedelta(minutes=30),
+        now=SPIKE,
+    )
+    with LocalServer() as srv:
+        srv.route("/hook", "ok")
+        s = settings(webhook_url_env=f"{srv.url}/hook")
+        with httpx.Client(timeout=1.0) as c:
+            lines = alerts.housekeeping(sqlite_store, s, c, SPIKE + timedelta(minutes=55))
+            assert alerts.housekeeping(sqlite_store, s, c, SPIKE + timedelta(minutes=56)) == []
+        assert len(srv.served("/hook")) == 2
+    assert lines[0] == "queue: 1 snoozed item(s) back to open"
+    assert sum(line.startswith("alert: ") for line in lines) == 2
+    assert lines[-1] == "alerts: 2 delivered to the webhook"
+    assert queue.get_item(sqlite_store, mid)["stored_status"] == "open"
