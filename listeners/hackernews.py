@@ -130,6 +130,13 @@ class HackerNewsListener(Listener):
                 },
             )
             mentions, skipped = parse(payload)
+            if not payload["hits"] and walk["page"] + 1 < int(payload.get("nbPages") or 0):
+                # An empty page inside the result set is a glitch: retry, never skip ahead.
+                raise SourceError(
+                    "bad_payload",
+                    f"empty page {walk['page']} of {payload.get('nbPages')}",
+                    transient=True,
+                )
             if not query.override:
                 mentions = [m for m in mentions if text_matches(m.text, query.terms)]
             walk = self._advance(walk, payload, len(terms))
