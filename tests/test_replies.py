@@ -99,12 +99,12 @@ def ok_status(req):
 
 
 # -- Mastodon: the three outcomes ---------------------------------------------
-def test_success_is_sent_once_with_idempotency_key(sqlite_store, server, client):
+def test_success_is_sent_once_with_idempotency_key(any_store, server, client):
     server.route("/api/v1/statuses", ok_status)
     settings = make_settings(server.url)
-    mid = save_mention(sqlite_store)
+    mid = save_mention(any_store)
     row = replies.send_reply(
-        sqlite_store, settings, mid, "Sorry about that!", actor="sam", client=client, now=T0
+        any_store, settings, mid, "Sorry about that!", actor="sam", client=client, now=T0
     )
     assert row["status"] == "sent" and row["platform_reply_id"] == "555"
     assert row["reply_url"] == "https://brand.example/@acme/555"
@@ -121,38 +121,36 @@ def test_success_is_sent_once_with_idempotency_key(sqlite_store, server, client)
         search.arg("resolve") == "true"
         and search.arg("q") == "https://other.example/users/bob/statuses/9"
     )
-    item = queue.get_item(sqlite_store, mid)
+    item = queue.get_item(any_store, mid)
     assert item["status"] == "pending" and item["first_reply_at"] == T0
     with pytest.raises(replies.ReplyRefused, match="already sent"):
         replies.send_reply(
-            sqlite_store, settings, mid, "Sorry about that!", actor="alex", client=client
+            any_store, settings, mid, "Sorry about that!", actor="alex", client=client
         )
     with pytest.raises(replies.ReplyRefused, match="already sent"):
-        replies.send_reply(sqlite_store, settings, mid, "Another text", actor="alex", client=client)
+        replies.send_reply(any_store, settings, mid, "Another text", actor="alex", client=client)
     assert len(posts(server)) == 1
-    actions = [a["action"] for a in queue.audit_for(sqlite_store, mid)]
+    actions = [a["action"] for a in queue.audit_for(any_store, mid)]
     assert actions[-3:] == ["reply_intent", "reply_sent", "replied"]
 
 
-def test_accepted_then_timeout_is_unknown_and_never_resent(sqlite_store, server, client):
+def test_accepted_then_timeout_is_unknown_and_never_resent(any_store, server, client):
     server.route("/api/v1/statuses", lambda req: Reply(200, ok_status(req), delay=0.8))
     settings = make_settings(server.url)
-    mid = save_mention(sqlite_store)
-    row = replies.send_reply(
-        sqlite_store, settings, mid, "On it", actor="sam", client=client, now=T0
-    )
+    mid = save_mention(any_store)
+    row = replies.send_reply(any_store, settings, mid, "On it", actor="sam", client=client, now=T0)
     assert row["status"] == "unknown" and "verify" in row["error"]
     assert row["platform_reply_id"] is None and row["reply_url"] is None
     assert len(posts(server)) == 1  # the server did receive it
-    item = queue.get_item(sqlite_store, mid)
+    item = queue.get_item(any_store, mid)
     assert item["status"] == "open" and item["first_reply_at"] is None  # no claimed send
     for text in ("On it", "Something else"):
         with pytest.raises(replies.ReplyRefused, match="unknown"):
-            replies.send_reply(sqlite_store, settings, mid, text, actor="sam", client=client)
+            replies.send_reply(any_store, settings, mid, text, actor="sam", client=client)
     assert len(posts(server)) == 1
     # a person checks the platform and confirms it was posted
     done = replies.verify_reply(
-        sqlite_store,
+        any_store,
         row["id"],
         sent=True,
         actor="sam",
@@ -160,26 +158,24 @@ def test_accepted_then_timeout_is_unknown_and_never_resent(sqlite_store, server,
         now=T0,
     )
     assert done["status"] == "sent"
-    assert queue.get_item(sqlite_store, mid)["status"] == "pending"
+    assert queue.get_item(any_store, mid)["status"] == "pending"
     with pytest.raises(replies.ReplyRefused):
-        replies.verify_reply(sqlite_store, row["id"], sent=False, actor="sam")
+        replies.verify_reply(any_store, row["id"], sent=False, actor="sam")
 
 
-def test_refused_before_accepting_is_failed_and_may_be_tried_again(sqlite_store, server, client):
+def test_refused_before_accepting_is_failed_and_may_be_tried_again(any_store, server, client):
     server.script("/api/v1/statuses", Reply(422, {"error": "Validation failed: Text too long"}))
     server.route("/api/v1/statuses", ok_status)
     settings = make_settings(server.url)
-    mid = save_mention(sqlite_store)
-    row = replies.send_reply(sqlite_store, settings, mid, "Hi", actor="sam", client=client, now=T0)
+    mid = save_mention(any_store)
+    row = replies.send_reply(any_store, settings, mid, "Hi", actor="sam", client=client, now=T0)
     assert row["status"] == "failed" and "Text too long" in row["error"]
-    assert queue.get_item(sqlite_store, mid)["first_reply_at"] is None
-    again = replies.send_reply(
-        sqlite_store, settings, mid, "Hi", actor="sam", client=client, now=T0
-    )
+    assert queue.get_item(any_store, mid)["first_reply_at"] is None
+    again = replies.send_reply(any_store, settings, mid, "Hi", actor="sam", client=client, now=T0)
     assert again["status"] == "sent"
     keys = [r.headers["idempotency-key"] for r in posts(server)]
     assert len(keys) == 2 and keys[0] != keys[1] and keys[1] == again["idempotency_key"]
-    assert [r["status"] for r in replies.replies_for(sqlite_store, mid)] == ["failed", "sent"]
+    assert [r["status"] for r in replies.replies_for(any_store, mid)] == ["failed", "sent"]
 
 
 @pytest.mark.parametrize(
@@ -417,3 +413,27 @@ def test_idempotency_key_normalises_whitespace():
     assert replies.idempotency_key(1, "Hi  there\n") == replies.idempotency_key(1, " Hi there")
     assert replies.idempotency_key(1, "Hi") != replies.idempotency_key(2, "Hi")
     assert replies.idempotency_key(1, "Hi", 0) != replies.idempotency_key(1, "Hi", 1)
+
+
+def test_example_config_documents_valid_reply_sections():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "earful.toml").read_text()
+    start = text.index("# [replies.mastodon]")
+    block = "\n".join(
+        line.removeprefix("# ").removeprefix("#") for line in text[start:].splitlines()
+    )
+    import tomllib
+
+    raw = {
+        "brand": {"name": "Acme", "terms": ["acme"], "handles": ["@acme"]},
+        **tomllib.loads(block),
+    }
+    s = settings_from_dict(raw)
+    assert set(s.replies.model_dump(exclude_none=True)) == {
+        "mastodon",
+        "bluesky",
+        "x",
+        "lemmy",
+        "reddit",
+    }
