@@ -37,7 +37,10 @@ st.title("Mentions")
 def _filters() -> MentionFilter:
     c = st.columns([2, 2, 2, 2])
     period = period_picker("mn_", container=c[0])
-    platforms = c[1].multiselect("Platform", read(url, "known_platforms"), key="mn_platforms")
+    seen = read(url, "known_platforms", period.start)
+    chosen = st.session_state.get("mn_platforms") or []
+    options = sorted({*seen, *chosen, *(s.platform for s in settings.sources)})
+    platforms = c[1].multiselect("Platform", options, key="mn_platforms")
     labels = c[2].multiselect("Sentiment", list(LABELS), key="mn_labels")
     intents = c[3].multiselect("Intent", list(INTENTS), key="mn_intents")
     c = st.columns([2, 3, 1, 2])

@@ -141,37 +141,77 @@ def get_mention(store: Store, mention_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
+def _on_hour(t: datetime | None) -> bool:
+    return t is None or (t.minute, t.second, t.microsecond) == (0, 0, 0)
+
+
+def rollup_answers(f: MentionFilter) -> bool:
+    """True when the rollup holds exactly the filtered set's counts (hour-aligned period,
+    filters on platform, entity and sentiment only): then counts skip the mentions table."""
+    return (
+        _on_hour(f.since)
+        and _on_hour(f.until)
+        and not (f.intents or f.search.strip() or f.min_followers or f.langs)
+        and f.demo is None
+    )
+
+
 def label_counts(store: Store, f: MentionFilter | None = None) -> dict[str, int]:
-    """Sentiment distribution of the filtered set (sums to `count_mentions`)."""
+    """Sentiment distribution of the filtered set (sums to `count_mentions`).
+
+    Read from the rollup when it answers exactly (`rollup_answers`), else from mentions.
+    """
     f = f or MentionFilter()
-    sel = f.where(sa.select(m.label, sa.func.count()).select_from(mentions)).group_by(m.label)
+    if rollup_answers(f):
+        conds: list[ColumnElement[bool]] = []
+        if f.since is not None:
+            conds.append(r.hour >= f.since)
+        if f.until is not None:
+            conds.append(r.hour < f.until)
+        if f.platforms:
+            conds.append(r.platform.in_(f.platforms))
+        if f.entities:
+            conds.append(r.matched.in_(f.entities))
+        if f.labels:
+            conds.append(r.label.in_(f.labels))
+        sel = sa.select(r.label, sa.func.sum(r.n)).where(*conds).group_by(r.label)
+    else:
+        sel = f.where(sa.select(m.label, sa.func.count()).select_from(mentions)).group_by(m.label)
     with store.read() as conn:
-        return {str(k): int(v) for k, v in conn.execute(sel)}
+        return {str(k): int(v) for k, v in conn.execute(sel) if v}
 
 
 def top_authors(store: Store, f: MentionFilter | None = None, *, limit: int = 10) -> pd.DataFrame:
-    """Authors in the filtered set with the biggest audience, with their mention counts."""
+    """Authors in the filtered set with the biggest audience, with their mention counts.
+
+    Two bounded steps: the highest-follower rows of the set (walks the followers
+    index), then mention counts for just those authors (the author index).
+    """
     f = f or MentionFilter()
-    followers = sa.func.max(m.author_followers)
-    sel = (
-        f.where(
-            sa.select(
-                m.platform,
-                m.author,
-                followers.label("followers"),
-                sa.func.count().label("mentions"),
-            )
-        )
-        .where(m.author != "")
-        .group_by(m.platform, m.author)
-        .order_by(sa.func.coalesce(followers, -1).desc(), sa.func.count().desc())
-        .limit(limit)
+    top = (
+        f.where(sa.select(m.platform, m.author, m.author_followers))
+        .where(m.author != "", m.author_followers.is_not(None))
+        .order_by(m.author_followers.desc())
+        .limit(limit * 20)
     )
     with store.read() as conn:
-        rows = conn.execute(sel).all()
-    return pd.DataFrame(
-        [tuple(x) for x in rows], columns=["platform", "author", "followers", "mentions"]
-    )
+        best: dict[tuple[str, str], int] = {}
+        for p, a, n in conn.execute(top):
+            if (p, a) not in best:
+                best[(p, a)] = int(n)
+            if len(best) >= limit:
+                break
+        counts: dict[tuple[str, str], int] = {}
+        if best:
+            pairs = [sa.and_(m.platform == p, m.author == a) for p, a in best]
+            sel = (
+                f.where(sa.select(m.platform, m.author, sa.func.count()))
+                .where(sa.or_(*pairs))
+                .group_by(m.platform, m.author)
+            )
+            counts = {(p, a): int(n) for p, a, n in conn.execute(sel)}
+    rows = [(p, a, n, counts.get((p, a), 0)) for (p, a), n in best.items()]
+    return pd.DataFrame(rows, columns=["platform", "author", "followers", "mentions"])
 
 
 def sample_texts(store: Store, f: MentionFilter | None = None, *, limit: int = 2000) -> list[str]:
@@ -193,10 +233,13 @@ def distinct_languages(store: Store) -> list[str]:
         return sorted(str(x) for x in conn.scalars(sa.select(m.lang).distinct()) if x)
 
 
-def known_platforms(store: Store) -> list[str]:
-    """Platforms with any mention (from the rollup: cheap)."""
+def known_platforms(store: Store, since: datetime | None = None) -> list[str]:
+    """Platforms with mentions since `since` (from the rollup's hour-keyed rows: cheap)."""
+    sel = sa.select(r.platform).distinct()
+    if since is not None:
+        sel = sel.where(r.hour >= since)
     with store.read() as conn:
-        return sorted(str(x) for x in conn.scalars(sa.select(r.platform).distinct()))
+        return sorted(str(x) for x in conn.scalars(sel))
 
 
 def failing_sources(store: Store) -> list[tuple[str, str]]:
@@ -561,6 +604,7 @@ __all__ = [
     "new_complaints",
     "open_complaints",
     "platforms_in",
+    "rollup_answers",
     "rollup_series",
     "rollup_totals",
     "sample_texts",

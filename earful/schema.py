@@ -264,4 +264,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     ),
     (3, "alerts and canned replies", _create(alerts, canned_replies)),
     (4, "dashboard read indexes", _dashboard_indexes),
+    (
+        5,
+        "mentions by audience (top authors by reach)",
+        lambda conn: conn.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_mentions_followers ON mentions (author_followers)"
+        ),
+    ),
 ]

@@ -283,3 +283,22 @@ def test_rollup_is_what_overview_reads(store):
     with store.write() as conn:
         conn.execute(rollup_hourly.delete())
     assert qy.rollup_totals(store, NOW - timedelta(days=3), NOW).empty
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        MentionFilter(since=NOW - timedelta(hours=30), until=NOW, platforms=("reddit", "x")),
+        MentionFilter(entities=("Acme",), labels=("negative", "positive")),
+        MentionFilter(since=NOW - timedelta(hours=5)),
+    ],
+)
+def test_rollup_counts_equal_mention_counts(store, f):
+    assert qy.rollup_answers(f)
+    assert sum(qy.label_counts(store, f).values()) == qy.count_mentions(store, f)
+
+
+def test_rollup_not_used_when_it_cannot_answer():
+    assert not qy.rollup_answers(MentionFilter(since=NOW - timedelta(minutes=30)))
+    assert not qy.rollup_answers(MentionFilter(search="refund"))
+    assert not qy.rollup_answers(MentionFilter(min_followers=10))
