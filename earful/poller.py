@@ -14,7 +14,8 @@
   today, skipped (malformed + off-topic), next poll, and the lease
   (`lease_owner`, `lease_until`) that keeps two workers off one source. A
   lease is taken with one atomic UPDATE (free, expired or already ours), so it
-  works the same on SQLite and PostgreSQL, and a dead worker's lease expires.
+  works the same on SQLite and PostgreSQL, and a dead worker's lease expires
+  (at once when the dead worker was a process on this same host).
 - `--once` polls each source until it is caught up (bounded pages), retries
   transient faults with backoff within the run, prints one line per source
   and returns 0 even when sources failed.
@@ -99,7 +100,33 @@ def describe(err: SourceError) -> str:
 
 
 def worker_id() -> str:
+    """`host:pid:random`: unique per process, and lets a restart spot a crashed predecessor."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _dead_local_worker(owner: str) -> bool:
+    """True when `owner` names a worker process on this host that no longer exists."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Poller:
@@ -187,7 +214,19 @@ class Poller:
                 .values(source=key, platform=self.settings.source(key).platform)
                 .on_conflict_do_nothing(index_elements=["source"])
             )
-            return self._claim(conn, key, now)
+            if self._claim(conn, key, now):
+                return True
+            holder = conn.scalar(
+                sa.select(source_health.c.lease_owner).where(source_health.c.source == key)
+            )
+            if holder and _dead_local_worker(holder):  # crashed on this host: no need to wait
+                res = conn.execute(
+                    source_health.update()
+                    .where(source_health.c.source == key, source_health.c.lease_owner == holder)
+                    .values(lease_owner=self.owner, lease_until=now + LEASE_TTL)
+                )
+                return res.rowcount == 1
+            return False
 
     def _claim(self, conn: Connection, key: str, now: datetime) -> bool:
         h = source_health.c
