@@ -130,24 +130,27 @@ def enqueue_new(
     if not new:
         return
     sla = _sla_of(store)
-    new_ids = {mid for mid, _ in new}
     convs: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for key in {(m.platform, m.thread_id, m.author) for _, m in new if m.thread_id}:
-        found = conn.execute(
-            sa.select(queue_items)
+    keys = {(m.platform, m.thread_id, m.author) for _, m in new if m.thread_id}
+    if keys:
+        # One query per batch (uses ix_mentions_thread); authors are matched here.
+        rows = conn.execute(
+            sa.select(queue_items, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
             .join(mentions, mentions.c.id == queue_items.c.mention_id)
             .where(
-                mentions.c.platform == key[0],
-                mentions.c.thread_id == key[1],
-                mentions.c.author == key[2],
+                mentions.c.platform.in_(sorted({k[0] for k in keys})),
+                mentions.c.thread_id.in_(sorted({str(k[1]) for k in keys})),
                 queue_items.c.status != "dismissed",
-                queue_items.c.mention_id.notin_(new_ids),
             )
-            .order_by(queue_items.c.created_at.desc())
-            .limit(1)
-        ).first()
-        if found is not None:
-            convs[(key[0], key[1] or "", key[2])] = dict(found._mapping)
+            .order_by(queue_items.c.created_at)
+        )
+        for r in rows:
+            key = (r.platform, r.thread_id, r.author)
+            if key in keys:  # newest item of the conversation wins
+                found = dict(r._mapping)
+                for extra in ("platform", "thread_id", "author"):
+                    found.pop(extra)
+                convs[(key[0], key[1] or "", key[2])] = found
     inserts: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     for mid, m in sorted(new, key=lambda x: x[1].created_at):
