@@ -155,6 +155,10 @@ def mentions_page() -> None:
         icon=":material/download:",
     )
     st.altair_chart(charts.sentiment_distribution_chart(counts), width="stretch")
+    st.caption(
+        " · ".join(f"{lab} {counts.get(lab, 0) / total:.0%}" for lab in charts.LABEL_ORDER)
+        + " (sentiment of the matching mentions)"
+    )
     _table(f, total)
 
     st.subheader("What stands out")

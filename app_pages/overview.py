@@ -54,7 +54,7 @@ def _kpis(cur: pd.DataFrame, prev: pd.DataFrame, period) -> list[Kpi]:  # noqa: 
             inverse=True,
         ),
         Kpi(
-            "Open complaints",
+            "Complaints",
             read(url, "open_complaints"),
             None,
             "count",

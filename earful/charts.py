@@ -180,12 +180,7 @@ def sentiment_distribution_chart(counts: dict[str, int]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("n:Q", stack="normalize", title=None, axis=alt.Axis(format=".0%")),
-            color=alt.Color(
-                "label:N",
-                scale=_LABEL_SCALE,
-                title=None,
-                legend=alt.Legend(orient="top", direction="horizontal"),
-            ),
+            color=alt.Color("label:N", scale=_LABEL_SCALE, title=None, legend=None),
             order=alt.Order("label_order:Q"),
             tooltip=[
                 alt.Tooltip("label:N", title="Sentiment"),
@@ -194,7 +189,7 @@ def sentiment_distribution_chart(counts: dict[str, int]) -> alt.Chart:
             ],
         )
         .transform_calculate(label_order=f"indexof({LABEL_ORDER!r}, datum.label)")
-        .properties(height=40)
+        .properties(height=60)
     )
 
 

@@ -84,12 +84,12 @@ def test_overview_kpis_from_rollup(env):
         "Mentions",
         "Net sentiment",
         "Negative",
-        "Open complaints",
+        "Complaints",
         "First response",
         "Share of voice",
     }
     assert int(kpis["Mentions"].value.replace(",", "")) == 72 * 4 + 1
-    assert kpis["Open complaints"].value == f"{72 * 2 + 1}"
+    assert kpis["Complaints"].value == f"{72 * 2 + 1}"
     assert kpis["Share of voice"].value == f"{(72 * 4 + 1) / (72 * 7 + 1):.0%}"
     assert len(at.get("vega_lite_chart")) >= 4
     assert "Demo data" not in _texts(at)
