@@ -483,3 +483,65 @@ def test_http_429_from_a_real_server_is_recorded(srv, store, client):
     h = health(store, "hackernews")
     assert h["error_kind"] == "rate_limited" and h["rate_limited_until"] == NOW + timedelta(hours=1)
     assert len(srv.served(PATH)) == 1
+
+
+# -- several workers on PostgreSQL ----------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.parametrize("leases", [True, False])
+def test_two_workers_on_postgres_never_poll_one_source_at_once(pg_url, monkeypatch, leases):
+    if not leases:  # the control: without leases the same setup does overlap
+        monkeypatch.setattr(Poller, "take_lease", lambda self, key: True)
+    store = Store(pg_url)
+    store.upgrade()
+    servers = [LocalServer().start() for _ in range(3)]
+    try:
+        now = int(time.time())
+        for n, s in enumerate(servers):
+            hits = [hn_hit(n * 1000 + i, now - 30 * i, f"acme post {i}") for i in range(1, 120)]
+            fake = AlgoliaFake(hits)
+
+            def slow(req, fake=fake):
+                time.sleep(0.01)
+                return fake(req)
+
+            s.route(PATH, slow)
+        settings = settings_for(
+            *[
+                {
+                    "platform": "hackernews",
+                    "base_url": s.url,
+                    "name": f"hn{n}",
+                    "every": "1s",
+                    "hits_per_page": 10,
+                }
+                for n, s in enumerate(servers)
+            ]
+        )
+        stop = threading.Event()
+        polled: list[str] = []
+
+        def worker():
+            with make_client(timeout=5) as c:
+                listen(settings, store, stop=stop, client=c, out=polled.append)
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(3.0)
+        stop.set()
+        for t in threads:
+            t.join(20)
+        assert not any(t.is_alive() for t in threads)
+        overlap = max(s.max_in_flight[PATH] for s in servers)
+        if leases:
+            assert overlap == 1, "two workers polled one source at the same time"
+            assert len(ids(store)) == 3 * 119
+            with store.read() as c:
+                owners = c.scalars(sa.select(source_health.c.lease_owner)).all()
+            assert owners == [None, None, None]
+        else:
+            assert overlap >= 2
+    finally:
+        for s in servers:
+            s.stop()
+        store.engine.dispose()
