@@ -94,12 +94,13 @@ def _entity_hours(
     return out
 
 
-def _first_hours(conn: Connection) -> dict[str, datetime]:
+def _first_hours(conn: Connection, since: datetime) -> dict[str, datetime]:
+    """Each entity's first rollup hour at or after `since` (a range on the rollup's key)."""
     r = rollup_hourly.c
-    return {
-        m: as_utc(h)
-        for m, h in conn.execute(sa.select(r.matched, sa.func.min(r.hour)).group_by(r.matched))
-    }
+    rows = conn.execute(
+        sa.select(r.matched, sa.func.min(r.hour)).where(r.hour >= since).group_by(r.matched)
+    )
+    return {m: as_utc(h) for m, h in rows}
 
 
 def _in_cooldown(
@@ -130,7 +131,7 @@ def detect(store: Store, settings: Settings, now: datetime | None = None) -> lis
     found: list[dict[str, Any]] = []
     with store.read() as conn:
         data = _entity_hours(conn, hours[0] - cfg.baseline, current + HOUR)
-        first = _first_hours(conn)
+        first = _first_hours(conn, hours[0] - cfg.baseline)
         for entity in settings.entities():
             per_hour = data.get(entity, {})
             for h in hours:

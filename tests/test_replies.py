@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -109,8 +110,9 @@ def test_success_is_sent_once_with_idempotency_key(any_store, server, client):
     assert row["status"] == "sent" and row["platform_reply_id"] == "555"
     assert row["reply_url"] == "https://brand.example/@acme/555"
     (req,) = posts(server)
-    form = dict(x.split("=", 1) for x in req.body.decode().split("&"))
+    form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
     assert form["in_reply_to_id"] == "111"
+    assert form["status"] == "@bob@other.example Sorry about that!"  # the author gets notified
     assert (
         req.headers["idempotency-key"] == row["idempotency_key"]
         and len(row["idempotency_key"]) == 64
