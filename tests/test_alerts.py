@@ -331,8 +331,8 @@ def test_deliver_without_webhook_or_reachable_server(sqlite_store):
     assert all("cannot reach" in r["delivery_error"] for r in rows)
 
 
-def test_two_workers_deliver_each_alert_once(sqlite_store):
-    _two_alerts(sqlite_store)
+def test_two_workers_deliver_each_alert_once(any_store):
+    _two_alerts(any_store)
     with LocalServer() as srv:
         srv.route("/hook", lambda req: Reply(200, "ok", delay=0.05))
         s = settings(webhook_url_env=f"{srv.url}/hook")
@@ -342,7 +342,7 @@ def test_two_workers_deliver_each_alert_once(sqlite_store):
         def run() -> None:
             barrier.wait()
             with httpx.Client(timeout=2.0) as c:
-                counts.append(alerts.deliver(sqlite_store, s, c, SPIKE, sleep=lambda _: None))
+                counts.append(alerts.deliver(any_store, s, c, SPIKE, sleep=lambda _: None))
 
         threads = [threading.Thread(target=run) for _ in range(2)]
         for t in threads:

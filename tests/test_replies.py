@@ -222,10 +222,10 @@ def test_unreachable_server_is_failed(sqlite_store, client):
     assert row["status"] == "failed"
 
 
-def test_two_people_sending_at_once_post_once(sqlite_store, server, client):
+def test_two_people_sending_at_once_post_once(any_store, server, client):
     server.route("/api/v1/statuses", lambda req: Reply(200, ok_status(req), delay=0.05))
     settings = make_settings(server.url)
-    mid = save_mention(sqlite_store)
+    mid = save_mention(any_store)
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -235,7 +235,7 @@ def test_two_people_sending_at_once_post_once(sqlite_store, server, client):
             with httpx.Client(timeout=2.0) as c:
                 outcomes.append(
                     replies.send_reply(
-                        sqlite_store, settings, mid, f"hi from {who}", actor=who, client=c
+                        any_store, settings, mid, f"hi from {who}", actor=who, client=c
                     )["status"]
                 )
         except replies.ReplyRefused:
