@@ -317,11 +317,9 @@ class Poller:
             conn.execute(source_health.update().where(h.source == src.key).values(**values))
 
     # -- polling --------------------------------------------------------------------
-    def _prepare(self, batch: list[Mention], src: SourceConfig, now: datetime) -> list[Mention]:
-        return [
-            dataclasses.replace(m, source=m.source or src.key, fetched_at=m.fetched_at or now)
-            for m in batch
-        ]
+    def _prepare(self, batch: list[Mention], src: SourceConfig) -> list[Mention]:
+        """Tag each mention with its source (fetched_at defaults to the write time in the store)."""
+        return [m if m.source else dataclasses.replace(m, source=src.key) for m in batch]
 
     def _enrich(self, batch: list[Mention]) -> tuple[list[Mention], int, int]:
         """(kept, off-topic dropped, malformed) -- one bad post never aborts the batch."""
@@ -344,7 +342,7 @@ class Poller:
 
     def _save(self, src: SourceConfig, query: Query, page: Page, res: PollResult) -> None:
         now = self.clock()
-        kept, dropped, bad = self._enrich(self._prepare(list(page.mentions), src, now))
+        kept, dropped, bad = self._enrich(self._prepare(list(page.mentions), src))
         with self.store.write() as conn:
             self._renew(conn, src.key, now)
             saved = self.store.save_page(src.key, query.key, kept, page.cursor, now=now, conn=conn)

@@ -1,0 +1,335 @@
+"""Ingest throughput: 100,000 posts replayed from a local server through the whole pipeline.
+
+Run: .venv/bin/python bench/ingest.py [--posts N] [--db-dir DIR]
+(progress on stderr, figures on stdout)
+
+A fake Hacker News search (Algolia `search_by_date`, 1,000 hits per page, the
+real 1,000-hits-per-query cap, 2% of each page repeated from the previous
+one so dedupe has work) serves N synthetic customer-service posts on
+127.0.0.1. A worker process runs `earful listen --once` code against it:
+fetch, parse, clean, match, score, triage, dedupe, store with the hourly
+rollup and the reply queue, each page in one transaction on SQLite. It
+reports posts per second; in the same run, VADER's bare `polarity_scores`
+rate on the same texts gives the floor of the cost and the ratio. A second
+run splits the posts over two sources polled by two worker processes
+writing the same database, to show how throughput scales.
+Texts are generated here from generic templates (no evaluation data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+ENTITIES = {"Acme": ["acme"], "Globex": ["globex"], "Initech": ["initech"]}
+OPENERS = [
+    "Honestly",
+    "Ugh,",
+    "Quick question:",
+    "Big thanks to",
+    "Not impressed with",
+    "Day three and",
+    "So happy with",
+    "Can anyone explain why",
+    "PSA:",
+    "",
+]
+BODIES = [
+    "{b} charged me twice this month and support has not replied",
+    "{b} support fixed my login issue in ten minutes, great team",
+    "is {b} down again? the app will not load for me",
+    "{b} shipped the wrong size and the return label link is broken",
+    "the new {b} dashboard is really nice, much faster than before",
+    "how do I export my data from {b} before cancelling?",
+    "{b} outage took our checkout offline for two hours",
+    "switched from a competitor to {b} last week and it just works",
+    "my {b} order says delivered but nothing arrived",
+    "{b} raised prices again without any notice, thinking of leaving",
+    "anyone tried the {b} API for webhooks? docs are a bit thin",
+    "{b} customer service was rude and unhelpful on the phone",
+    "shoutout to the {b} folks for the quick refund",
+    "the {b} update broke sync on my phone",
+    "{b} is fine I guess, nothing special",
+]
+CLOSERS = [
+    "",
+    "",
+    "Seriously.",
+    "Thanks!",
+    "Any ideas?",
+    "#fail",
+    "#loveit",
+    "so frustrating",
+    "10/10",
+]
+
+
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_posts(n: int, now: int, seed: int = 11) -> list[dict[str, Any]]:
+    from localserver import hn_hit
+
+    rng = random.Random(seed)
+    names = list(ENTITIES)
+    out = []
+    for i in range(1, n + 1):
+        brand = rng.choices(names, weights=(60, 25, 15))[0]
+        text = " ".join(
+            p
+            for p in (
+                rng.choice(OPENERS),
+                rng.choice(BODIES).format(b=brand),
+                rng.choice(CLOSERS),
+                f"(#{i})",
+            )
+            if p
+        )
+        out.append(hn_hit(i, now - rng.randint(60, 6 * 86400), text, author=f"user{i % 5000}"))
+    return out
+
+
+class FastAlgolia:
+    """`search_by_date` over pre-sorted per-term indexes (the tests' fake scans everything)."""
+
+    def __init__(self, hits: list[dict[str, Any]], cap: int = 1000, repeat: float = 0.02) -> None:
+        self.cap, self.repeat = cap, repeat
+        self.by_term: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
+        for terms in ENTITIES.values():
+            for t in terms:
+                sel = [h for h in hits if t in h["comment_text"].lower()]
+                sel.sort(key=lambda h: h["created_at_i"])
+                self.by_term[t] = ([h["created_at_i"] for h in sel], sel)
+
+    def __call__(self, req: Any) -> Any:
+        from localserver import Reply
+
+        term = (req.arg("query") or "").strip('"').lower()
+        keys, sel = self.by_term.get(term, ([], []))
+        lo, hi = 0, 2**62
+        for f in (req.arg("numericFilters") or "").split(","):
+            m = re.match(r"created_at_i(>|<=)(\d+)", f.strip())
+            if m and m.group(1) == ">":
+                lo = int(m.group(2))
+            elif m:
+                hi = int(m.group(2))
+        window = sel[bisect.bisect_right(keys, lo) : bisect.bisect_right(keys, hi)][::-1]
+        per = int(req.arg("hitsPerPage") or 20)
+        page = int(req.arg("page") or 0)
+        reachable = window[: self.cap]
+        hits = reachable[page * per : (page + 1) * per]
+        if page > 0 and hits:  # a few repeats from the previous page: dedupe at work
+            k = max(1, int(per * self.repeat))
+            hits = reachable[page * per - k : page * per] + hits
+        elif hits and len(window) > len(reachable):
+            k = max(1, int(per * self.repeat))
+            hits = hits + hits[:k]
+        body = {
+            "hits": hits,
+            "nbHits": len(window),
+            "page": page,
+            "nbPages": -(-len(reachable) // per) if reachable else 0,
+            "hitsPerPage": per,
+        }
+        return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def write_config(path: Path, urls: list[str]) -> None:
+    lines = [
+        "[brand]",
+        'name = "Acme"',
+        'terms = ["acme"]',
+        "[competitors]",
+        'Globex = ["globex"]',
+        'Initech = ["initech"]',
+    ]
+    for n, url in enumerate(urls):
+        lines += [
+            "[[sources]]",
+            'platform = "hackernews"',
+            f'name = "hn{n}"',
+            f'base_url = "{url}"',
+            "hits_per_page = 1000",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def worker(config: str, db: str, source: str | None) -> None:
+    """Child process: one `earful listen --once` run, timed from inside."""
+    from earful.config import load_settings
+    from earful.poller import listen
+    from earful.store import Store
+
+    settings = load_settings(config, environ={})
+    store = Store(db)
+    t0 = time.perf_counter()
+    listen(settings, store, once=True, only=source, out=progress)
+    print(json.dumps({"elapsed": time.perf_counter() - t0}))
+
+
+def run_workers(config: Path, db: str, sources: list[str | None], total: int) -> float:
+    """Start one worker per source, report progress from the database, return the wall time."""
+    import sqlalchemy as sa
+
+    from earful.store import Store
+
+    store = Store(db)
+    store.upgrade()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(config), db, s or ""],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for s in sources
+    ]
+    t0 = time.perf_counter()
+    while any(p.poll() is None for p in procs):
+        time.sleep(1.0)
+        with store.read() as c:
+            n = c.scalar(sa.text("SELECT count(*) FROM mentions")) or 0
+        el = time.perf_counter() - t0
+        progress(f"  {n:>7,}/{total:,} stored  {el:5.1f}s")
+    wall = time.perf_counter() - t0
+    inner = []
+    for p in procs:
+        out = (p.stdout.read() if p.stdout else "").strip().splitlines()
+        if p.returncode != 0 or not out:
+            raise SystemExit(f"worker failed with exit code {p.returncode}")
+        inner.append(json.loads(out[-1])["elapsed"])
+    with store.read() as c:
+        n = int(c.scalar(sa.text("SELECT count(*) FROM mentions")) or 0)
+        rolled = int(c.scalar(sa.text("SELECT coalesce(sum(n), 0) FROM rollup_hourly")) or 0)
+    store.engine.dispose()
+    if n != total or rolled != total:
+        raise SystemExit(f"stored {n} mentions and rolled up {rolled}; expected {total}")
+    return max(inner) if inner else wall
+
+
+def vader_rate(texts: list[str]) -> float:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sia = SentimentIntensityAnalyzer()
+    t0 = time.perf_counter()
+    for t in texts:
+        sia.polarity_scores(t)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def stages(posts: list[dict[str, Any]], tmp: Path) -> dict[str, float]:
+    """Microseconds per post for each stage, measured in this process on the same posts."""
+    from earful.config import settings_from_dict
+    from earful.pipeline import Pipeline
+    from earful.store import Store
+    from listeners.hackernews import parse
+
+    settings = settings_from_dict(
+        {
+            "brand": {"name": "Acme", "terms": ["acme"]},
+            "competitors": {k: v for k, v in ENTITIES.items() if k != "Acme"},
+        }
+    )
+    pages = [{"hits": posts[i : i + 1000]} for i in range(0, len(posts), 1000)]
+    raw = [json.dumps(p).encode() for p in pages]
+    out: dict[str, float] = {}
+    t0 = time.perf_counter()
+    parsed = [json.loads(r) for r in raw]
+    out["JSON decode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    batches = [parse(p)[0] for p in parsed]
+    out["parse (HTML to text, Mention)"] = time.perf_counter() - t0
+    pipe = Pipeline(settings)
+    t0 = time.perf_counter()
+    enriched = [pipe.enrich_all(b)[0] for b in batches]
+    out["enrich (clean, match, score, triage)"] = time.perf_counter() - t0
+    store = Store(f"sqlite:///{tmp / 'stages.db'}")
+    store.upgrade()
+    t0 = time.perf_counter()
+    for n, b in enumerate(enriched):
+        store.save_page("bench", "q", b, {"n": n})
+    out["store (insert, rollup, queue, cursor)"] = time.perf_counter() - t0
+    store.engine.dispose()
+    return {k: v / len(posts) * 1e6 for k, v in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--posts", type=int, default=100_000)
+    ap.add_argument(
+        "--db-dir", default=None, help="where the SQLite files go (default: a temp dir)"
+    )
+    args = ap.parse_args()
+
+    from localserver import LocalServer
+
+    n = args.posts
+    now = int(time.time())
+    progress(f"generating {n:,} posts")
+    posts = make_posts(n, now)
+    texts = [p["comment_text"] for p in posts]
+    tmp = Path(args.db_dir or tempfile.mkdtemp(prefix="earful-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+
+    progress("VADER alone on the same texts")
+    vader = vader_rate(texts)
+
+    progress("stage by stage, in this process")
+    per_stage = stages(posts, tmp)
+
+    with LocalServer() as one:
+        one.route("/api/v1/search_by_date", FastAlgolia(posts))
+        cfg = tmp / "one.toml"
+        write_config(cfg, [one.url])
+        progress("one worker process, one source")
+        db1 = f"sqlite:///{tmp / 'one.db'}"
+        t1 = run_workers(cfg, db1, [None], n)
+        requests_one = len(one.requests)
+
+    half = n // 2
+    with LocalServer() as a, LocalServer() as b:
+        a.route("/api/v1/search_by_date", FastAlgolia(posts[:half]))
+        b.route("/api/v1/search_by_date", FastAlgolia(posts[half:]))
+        cfg2 = tmp / "two.toml"
+        write_config(cfg2, [a.url, b.url])
+        progress("two worker processes, two sources, one database")
+        db2 = f"sqlite:///{tmp / 'two.db'}"
+        t2 = run_workers(cfg2, db2, ["hn0", "hn1"], n)
+
+    one_rate = n / t1
+    two_rate = n / t2
+    print(f"posts: {n:,} ({requests_one} HTTP requests, 2% repeated hits deduped)")
+    print(f"VADER polarity_scores alone:        {vader:10,.0f} posts/s")
+    print(f"earful ingest, 1 worker (SQLite):   {one_rate:10,.0f} posts/s  ({t1:.1f} s)")
+    print(f"ratio to VADER (aim >= 0.8):        {one_rate / vader:10.2f}")
+    print(f"earful ingest, 2 workers (SQLite):  {two_rate:10,.0f} posts/s  ({t2:.1f} s)")
+    print(f"scaling with a second worker:       {two_rate / one_rate:10.2f}x")
+    print(f"cores available: {os.cpu_count()}")
+    print("where the time goes (microseconds per post, one process):")
+    print(f"  {'VADER polarity_scores alone':<40} {1e6 / vader:8.1f}")
+    for name, us in per_stage.items():
+        print(f"  {name:<40} {us:8.1f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3], sys.argv[4] or None)
+    else:
+        threading.current_thread().name = "bench"
+        main()
