@@ -24,7 +24,6 @@ from earful.queries import (
     Kpi,
     bucket_end,
     computed_spikes,
-    platforms_in,
     sentiment_stats,
     share_of_voice,
     to_utc,
@@ -135,7 +134,9 @@ def _spikes(series: pd.DataFrame, period, hourly: bool) -> pd.DataFrame:  # noqa
                     "subject": brand,
                     "summary": f"{n:,} mentions against a usual {base:,.0f}",
                     "terms": ", ".join(terms) or "–",
-                    "platforms": ", ".join(platforms_in(series, ts, brand)),
+                    "platforms": ", ".join(
+                        read(url, "platform_counts", to_utc(ts), to_utc(end), brand)
+                    ),
                 }
             )
     return pd.DataFrame(rows, columns=["at", "kind", "subject", "summary", "terms", "platforms"])

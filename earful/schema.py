@@ -230,6 +230,30 @@ canned_replies = sa.Table(
 )
 
 
+# Coarser rollups kept by database triggers on rollup_hourly (migration 6), so a
+# year of trends reads tens of thousands of rows instead of ~700,000.
+rollup_entity_hourly = sa.Table(
+    "rollup_entity_hourly",
+    metadata,
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("matched", sa.Text, primary_key=True),
+    sa.Column("label", sa.String(10), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("compound_sum", sa.Float, nullable=False),
+)
+
+rollup_daily = sa.Table(  # day = UTC midnight
+    "rollup_daily",
+    metadata,
+    sa.Column("day", UTCDateTime, primary_key=True),
+    sa.Column("matched", sa.Text, primary_key=True),
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("label", sa.String(10), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("compound_sum", sa.Float, nullable=False),
+)
+
+
 def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     def run(conn: Connection) -> None:
         for t in tables:
@@ -249,6 +273,83 @@ def _dashboard_indexes(conn: Connection) -> None:
     ):
         # plain DDL: an sa.Index here would attach itself to the Table objects
         conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({cols})")
+
+
+_SQLITE_DAY = "substr({h}, 1, 10) || ' 00:00:00.000000'"  # UTCDateTime's stored text form
+
+
+def _fanout_sql(dialect: str, op: str, row: str) -> list[str]:
+    """SQL adding (op '+') or removing (op '-') one rollup_hourly row in the coarser rollups."""
+    day = (
+        _SQLITE_DAY.format(h=f"{row}.hour")
+        if dialect == "sqlite"
+        else f"date_trunc('day', {row}.hour)"
+    )
+    if op == "-":
+        return [
+            f"UPDATE rollup_entity_hourly SET n = n - {row}.n, compound_sum = compound_sum - "
+            f"{row}.compound_sum WHERE hour = {row}.hour AND matched = {row}.matched "
+            f"AND label = {row}.label",
+            f"UPDATE rollup_daily SET n = n - {row}.n, compound_sum = compound_sum - "
+            f"{row}.compound_sum WHERE day = {day} AND matched = {row}.matched "
+            f"AND platform = {row}.platform AND label = {row}.label",
+        ]
+    return [
+        f"INSERT INTO rollup_entity_hourly (hour, matched, label, n, compound_sum) "
+        f"VALUES ({row}.hour, {row}.matched, {row}.label, {row}.n, {row}.compound_sum) "
+        f"ON CONFLICT (hour, matched, label) DO UPDATE SET n = rollup_entity_hourly.n + "
+        f"excluded.n, compound_sum = rollup_entity_hourly.compound_sum + excluded.compound_sum",
+        f"INSERT INTO rollup_daily (day, matched, platform, label, n, compound_sum) "
+        f"VALUES ({day}, {row}.matched, {row}.platform, {row}.label, {row}.n, {row}.compound_sum) "
+        f"ON CONFLICT (day, matched, platform, label) DO UPDATE SET n = rollup_daily.n + "
+        f"excluded.n, compound_sum = rollup_daily.compound_sum + excluded.compound_sum",
+    ]
+
+
+def _coarse_rollups(conn: Connection) -> None:
+    """rollup_entity_hourly and rollup_daily, backfilled, then kept current by triggers."""
+    d = conn.dialect.name
+    if d == "postgresql":  # no rollup writes between the backfill and the trigger
+        conn.exec_driver_sql("LOCK TABLE rollup_hourly IN SHARE ROW EXCLUSIVE MODE")
+    rollup_entity_hourly.create(conn, checkfirst=True)
+    rollup_daily.create(conn, checkfirst=True)
+    day = _SQLITE_DAY.format(h="hour") if d == "sqlite" else "date_trunc('day', hour)"
+    conn.exec_driver_sql(
+        "INSERT INTO rollup_entity_hourly (hour, matched, label, n, compound_sum) "
+        "SELECT hour, matched, label, SUM(n), SUM(compound_sum) FROM rollup_hourly "
+        "GROUP BY hour, matched, label"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO rollup_daily (day, matched, platform, label, n, compound_sum) "
+        f"SELECT {day}, matched, platform, label, SUM(n), SUM(compound_sum) FROM rollup_hourly "
+        f"GROUP BY {day}, matched, platform, label"
+    )
+    if d == "sqlite":
+        for name, event, parts in (
+            ("ins", "INSERT", _fanout_sql(d, "+", "NEW")),
+            ("upd", "UPDATE", _fanout_sql(d, "-", "OLD") + _fanout_sql(d, "+", "NEW")),
+            ("del", "DELETE", _fanout_sql(d, "-", "OLD")),
+        ):
+            body = ";\n".join(parts)
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS trg_rollup_hourly_{name} AFTER {event} "
+                f"ON rollup_hourly BEGIN\n{body};\nEND"
+            )
+        return
+    sub = ";\n    ".join(_fanout_sql(d, "-", "OLD"))
+    add = ";\n    ".join(_fanout_sql(d, "+", "NEW"))
+    conn.exec_driver_sql(
+        "CREATE OR REPLACE FUNCTION earful_rollup_fanout() RETURNS trigger AS $$\n"
+        "BEGIN\n"
+        f"  IF TG_OP IN ('UPDATE', 'DELETE') THEN\n    {sub};\n  END IF;\n"
+        f"  IF TG_OP IN ('INSERT', 'UPDATE') THEN\n    {add};\n  END IF;\n"
+        "  RETURN NULL;\nEND $$ LANGUAGE plpgsql"
+    )
+    conn.exec_driver_sql("DROP TRIGGER IF EXISTS trg_rollup_fanout ON rollup_hourly")
+    conn.exec_driver_sql(
+        "CREATE TRIGGER trg_rollup_fanout AFTER INSERT OR UPDATE OR DELETE ON rollup_hourly "
+        "FOR EACH ROW EXECUTE FUNCTION earful_rollup_fanout()"
+    )
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
@@ -271,4 +372,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
             "CREATE INDEX IF NOT EXISTS ix_mentions_followers ON mentions (author_followers)"
         ),
     ),
+    (6, "entity-hourly and daily rollups kept by triggers", _coarse_rollups),
 ]

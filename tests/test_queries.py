@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -275,6 +276,7 @@ def test_has_demo_and_failing_sources(tmp_path):
     assert qy.has_demo(s)
     assert qy.failing_sources(s) == []
     assert qy.known_platforms(s) == ["bluesky", "mastodon", "reddit"]
+    assert qy.platform_counts(s, NOW - timedelta(hours=1), NOW, "Acme")[0] == "mastodon (3)"
     assert qy.distinct_languages(s) == ["en", "es"]
 
 
@@ -302,3 +304,30 @@ def test_rollup_not_used_when_it_cannot_answer():
     assert not qy.rollup_answers(MentionFilter(since=NOW - timedelta(minutes=30)))
     assert not qy.rollup_answers(MentionFilter(search="refund"))
     assert not qy.rollup_answers(MentionFilter(min_followers=10))
+
+
+def test_coarse_rollups_follow_the_hourly_rollup(store):
+    """Triggers keep rollup_entity_hourly and rollup_daily equal to rollup_hourly."""
+    from earful.schema import rollup_daily, rollup_entity_hourly
+    from earful.store import rebuild_rollup
+
+    def sums():
+        with store.read() as conn:
+            return [
+                conn.scalar(sa.select(sa.func.sum(t.c.n)))
+                for t in (rollup_hourly, rollup_entity_hourly, rollup_daily)
+            ]
+
+    assert sums() == [48 * 7 + 1] * 3
+    more = [dataclasses.replace(x, external_id="b" + x.external_id) for x in make_mentions(hours=5)]
+    store.save_page("test", "q2", more, None, now=NOW)  # same hours: rollup rows are updated
+    total = qy.count_mentions(store)
+    assert total == 48 * 7 + 1 + 5 * 7 + 1
+    assert sums() == [total] * 3
+    rebuild_rollup(store)
+    assert sums() == [total] * 3
+    # ragged edges: 40 hours = hourly rows at both ends + whole UTC days in between
+    start, end = NOW - timedelta(hours=40), NOW + timedelta(hours=2)
+    f = MentionFilter(since=start, until=end)
+    assert int(qy.rollup_totals(store, start, end)["n"].sum()) == qy.count_mentions(store, f)
+    assert sum(qy.label_counts(store, f).values()) == qy.count_mentions(store, f)
