@@ -42,6 +42,11 @@ class Signal:
     # Cheap prefilter: the regex runs only when a token of the text starts with
     # one of these keys (every match of the pattern holds such a token).
     keys: frozenset[str] = frozenset()
+    # Single-word alternatives, taken out of the regex: exact tokens and prefixes.
+    words: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    # The whole pattern as written, for checking that the fast path finds the same.
+    source: str = ""
 
 
 _KEY_LEN = 4
@@ -83,9 +88,107 @@ def _spaced(pattern: str) -> str:
     return "".join(out)
 
 
+def _top(pattern: str) -> list[str]:
+    """pattern split at its top-level "|" (outside groups and classes)."""
+    parts: list[str] = []
+    depth, i, start, in_class = 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _one_group(alt: str) -> bool:
+    """Whether alt is exactly `\\b(?:...)\\b`, one group from the first "(" to the last ")"."""
+    if not (alt.startswith("\\b(?:") and alt.endswith(")\\b")):
+        return False
+    depth, i = 0, 2
+    while i < len(alt):
+        c = alt[i]
+        if c == "\\":
+            i += 2
+            continue
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0:
+            return i == len(alt) - 3
+        i += 1
+    return False
+
+
+_WORD_ALT = re.compile(r"[a-z]+")
+_PLURAL_ALT = re.compile(r"([a-z]+)s\?")
+_PREFIX_ALT = re.compile(r"([a-z]{4,})\\w\*")
+_LEAD = re.compile(r"(?:\\b)?([a-z]+)([ ?*+{(\\]|$)")
+
+
+def _words_out(pattern: str) -> tuple[set[str], list[str], str]:
+    """(words, prefixes, rest): single-word alternatives of `\\b(?:a|b|c*)\\b` groups
+    taken out of the pattern (a set lookup is far cheaper than a regex scan)."""
+    words: set[str] = set()
+    prefixes: list[str] = []
+    rest: list[str] = []
+    for alt in _top(pattern):
+        if not (_one_group(alt) and len(_top(alt[5:-3])) > 1):
+            rest.append(alt)
+            continue
+        inner: list[str] = []
+        for a in _top(alt[5:-3]):
+            if _WORD_ALT.fullmatch(a):
+                words.add(a)
+            elif m := _PLURAL_ALT.fullmatch(a):
+                words.update((m[1], m[1] + "s"))
+            elif m := _PREFIX_ALT.fullmatch(a):
+                prefixes.append(m[1])
+            else:
+                inner.append(a)
+        if inner:
+            rest.append("\\b(?:" + "|".join(inner) + ")\\b")
+    return words, prefixes, "|".join(rest)
+
+
+def _auto_keys(pattern: str) -> frozenset[str] | None:
+    """Prefilter keys from the leading word of every alternative, or None if one has none."""
+    keys: set[str] = set()
+    for alt in _top(pattern):
+        if _one_group(alt):
+            alts = _top(alt[5:-3])
+        else:
+            alts = [alt]
+        for a in alts:
+            m = _LEAD.match(a)
+            if not m:
+                return None
+            word = m[1] if m[2] in (" ", "", "\\") else m[1][:-1]
+            if len(word) < _KEY_LEN and m[2] not in (" ", "") and not a.startswith(word + "\\b"):
+                return None  # a short word with a suffix: only the hand-written keys are safe
+            keys.add(word[:_KEY_LEN])
+    return frozenset(keys)
+
+
 def _sig(kind: str, label: str, weight: float, pattern: str, keys: str = "") -> Signal:
+    words, prefixes, rest = _words_out(pattern)
     keyset = frozenset(_key(k) for k in keys.split("|") if k)
-    return Signal(kind, label, weight, re.compile(_spaced(pattern)), keyset)
+    if words or prefixes:
+        keyset = (_auto_keys(rest) if rest else frozenset()) or keyset
+    compiled = re.compile(_spaced(rest) if rest else "(?!)")
+    return Signal(
+        kind, label, weight, compiled, keyset, frozenset(words), tuple(prefixes), _spaced(pattern)
+    )
 
 
 # Building blocks (the text is lowercased and apostrophes dropped first).
@@ -111,7 +214,7 @@ SIGNALS: tuple[Signal, ...] = (
     # Waiting and delays: a duration in a waiting context, "still waiting", the nth attempt.
     _sig(
         "wait",
-        "waiting {m}",
+        "{m}",
         1.2,
         rf"\b(?:on hold|wait(?:ed|ing)?|for|over|after|nearly|almost|another|been|sat|sitting|stuck|"
         rf"delayed|late|than|hold)\s+(?:for\s+)?(?:over\s+|nearly\s+|almost\s+|about\s+)?"
@@ -229,26 +332,30 @@ SIGNALS: tuple[Signal, ...] = (
         "problem reported",
         0.8,
         r"\b(?:issues?|problems?|complain\w*|trouble|nightmare|disaster|mess|hassle|headache|"
-        r"inconvenien\w*|unresolved|escalat\w*|supposed to|was told|were told|promised|"
-        r"should have|shouldnt have|should not have|not even|not acceptable|so much for)\b",
+        r"inconvenien\w*|unresolved|escalat\w*|promised)\b|"
+        r"\b(?:supposed to|(?:was|were) told|should(?:nt| not)? have|not (?:even|acceptable)|"
+        r"so much for)\b",
         "issue|problem|complain|trouble|nightmare|disaster|mess|hassle|headache|inconvenien|"
         "unresolved|escalat|supposed|told|promised|should|shouldnt|even|acceptable|much",
     ),
     _sig(
-        "problem",
+        "emotion",
         "strong dissatisfaction",
         1.2,
         r"\b(?:terrible|horrible|horrendous|awful|worst|rude|ridiculous|unacceptable|disgusting|"
         r"disgrace\w*|pathetic|appalling|shocking|shameful|incompetent|unprofessional|joke|"
         r"poor|lousy|crap|crappy|sucks?|sucked|garbage|trash|rubbish|fed up|sick of|tired of|"
         r"done with|never again|disappoint\w*|frustrat\w*|annoy\w*|angry|furious|upset|livid|"
-        r"wtf|seriously|smh|ugh|unbelievable|absurd|insane|outrageous|hate|are you kidding|"
-        r"kidding me|come on)\b|\breally \?",
+        r"wtf|seriously|smh|ugh|unbelievable|absurd|insane|outrageous|hate|kidding|"
+        r"come on|worse|unhappy|dissatisfied|unsatisfied|pissed|unimpressed|"
+        r"expected better|waste of (?:time|money)|wasted|lied|lying|liars?|cant believe)\b|"
+        r"\breally \?",
         "terribl|horrib|horrend|awful|worst|rude|ridicul|unaccept|disgust|disgrace|pathetic|"
         "appall|shock|shame|incompet|unprofession|joke|poor|lousy|crap|suck|garbage|trash|"
         "rubbish|fed up|sick of|tired of|done with|never again|disappoint|frustrat|annoy|angry|"
         "furious|upset|livid|wtf|serious|smh|ugh|unbeliev|absurd|insane|outrag|hate|kidding|"
-        "come on|really?",
+        "come on|really?|worse|unhappy|dissatisfied|unsatisfied|pissed|impressed|expected|"
+        "waste|wasted|lied|lying|liar|liars|believe",
     ),
     _sig(
         "problem",
@@ -268,6 +375,50 @@ SIGNALS: tuple[Signal, ...] = (
         r"com\w*) (?:with|from|at|here|again)|lost (?:a|another) customer|cancel(?:l?ing)? my "
         r"(?:account|subscription|membership|contract|order))\b",
         "switch|moving|never|lost|cancel",
+    ),
+    _sig(
+        "problem",
+        "about the staff",
+        0.5,
+        r"\b(?:customer (?:service|care|support)|cust serv\w*|agents?|reps?|representatives?|staff|"
+        r"crew|attendants?|employees?|supervisor|manager|call (?:center|centre)|operator|"
+        r"driver|cashier|gate agent|support team|help ?desk|hotline|phone line)\b",
+        "customer|cust|agent|agents|rep|reps|representative|representatives|staff|crew|flight|"
+        "attendant|attendants|employee|employees|supervisor|manager|call|operator|driver|cashier|"
+        "gate|support|help|helpdesk|hotline|phone",
+    ),
+    _sig(
+        "problem",
+        "about their own order",
+        0.5,
+        r"\bmy (?:bags?|luggage|baggage|suitcase|order|package|parcel|delivery|account|card|refund|"
+        r"booking|reservation|ticket|flight|connection|seat|phone|internet|bill|payment|money|"
+        r"points|miles|voucher|claim|case|item|car|stuff|belongings|stroller|wheelchair|pet)\b",
+        "my",
+    ),
+    _sig(
+        "wait",
+        "queues",
+        0.6,
+        r"\b(?:lines?|queues?|queuing|queueing)\b",
+        "line|lines|queue|queues|queuing|queueing",
+    ),
+    _sig(
+        "wait",
+        "chasing it up",
+        0.6,
+        r"\b(?:any (?:update|news|word)|follow(?:ing)? ?up|chas(?:e|ing)|(?:case|ticket|reference|"
+        r"complaint|claim|tracking) (?:number|no|#)|(?:called|emailed|messaged|tweeted|dmd|"
+        r"contacted|phoned|rang|chatted)|how many (?:more )?times)\b",
+        "any|follow|following|chase|chasing|case|ticket|reference|complaint|claim|tracking|called|"
+        "emailed|messaged|tweeted|dmd|contacted|phoned|rang|chatted|how",
+    ),
+    _sig(
+        "wait",
+        "still unresolved",
+        0.4,
+        r"\b(?:still|again|at all|whatsoever|sitting (?:here|on|at|in))\b",
+        "still|again|at|whatsoever|sitting",
     ),
     # Negated help: the brand did not help.
     _sig(
@@ -291,14 +442,12 @@ SIGNALS: tuple[Signal, ...] = (
         2.5,
         rf"\b(?:thanks?|thank you|thx|ty)(?: (?:so much|a lot|very much|again))? for {_BAD_VERB}"
         r"|\bthanks for nothing\b|\b#(?:not|fail|epicfail|sarcasm|thanksfornothing)\b"
-        r"|\b(?:great|nice|good|awesome|fantastic) (?:job|work|service|one)\b[^.!?]{0,40}\bnot\b"
+        r"|\b(?:great|nice|good|awesome|fantastic) (?:job|work|service|one)\b[^!?]{0,40}\bnot\b"
         r"|\blove (?:waiting|sitting|being (?:on hold|stuck|delayed|ignored|lied))"
         r"|\bjust what i needed\b|\boh (?:great|good|joy|wonderful|perfect)\b|\bway to go\b"
         r"|\bso (?:glad|happy) (?:that )?i (?:paid|waited|chose|spent)\b",
-        "losing|lost|ruin|delay|cancel|strand|wasting|ignor|leaving|breaking|broke|charging|"
-        "overcharging|screwing|messing|keeping|making|nothing|wait|runaround|another|yet|damaged|"
-        "missing|broken|#not|#fail|#epicfail|#sarcasm|#thanksfornothing|job|work|service|one|"
-        "love|needed|oh|way|glad|happy",
+        "thank|thanks|thx|ty|#not|#fail|#epicfail|#sarcasm|#thanksfornothing|great|nice|good|"
+        "awesome|fantastic|love|just|oh|way|so",
     ),
     # Requests for help.
     _sig(
@@ -316,7 +465,7 @@ SIGNALS: tuple[Signal, ...] = (
         r"(?:going )?to do|who (?:do|can|should) i (?:contact|call|talk|speak|email))\b",
         "help|assistance|support|someone|somebody|anyone|anybody|could|fix|look|check|tell|"
         "explain|sort|advise|assist|confirm|send|update|call|contact|please|pls|plz|dm|dmd|sent|"
-        "email|message|back|something|better|going|plan|talk|speak",
+        "email|message|back|something|better|what|talk|speak",
     ),
     # Questions to the brand: a question mark or a question word opening a sentence.
     _sig("question", "asks a question", 1.0, r"\b\?", "?"),
@@ -333,7 +482,7 @@ SIGNALS: tuple[Signal, ...] = (
         "praise",
         "thanks or praise",
         1.0,
-        r"\b(?:thanks?|thank you|thx|ty|love|loved|loving|awesome|amazing|great|excellent|"
+        r"\b(?:thanks?|thx|ty|love|loved|loving|awesome|amazing|great|excellent|"
         r"fantastic|brilliant|best|kudos|shout ?out|appreciate\w*|perfect|wonderful|helpful|"
         r"impressed|happy|pleased|glad|superb|outstanding|friendly|smooth|lovely|cheers|"
         r"well done|props)\b|\b(?:<3|:-?\))",
@@ -364,8 +513,11 @@ _LATER_QUESTION = re.compile(
     r"(?:do|did|can|could|will|would|should) (?:you|i|we) |does (?:it|my|the) )"
 )
 QUESTION_FORM = Signal("question", "asks a question", 1.0, re.compile("(?!)"))
-NEGATION = Signal("problem", "negation", 0.4, re.compile("(?!)"))
-SHOUTING = Signal("problem", "shouting", 0.4, re.compile("(?!)"))
+NEGATION = Signal("emotion", "negation", 0.4, re.compile("(?!)"))
+SHOUTING = Signal("emotion", "shouting", 0.4, re.compile("(?!)"))
+# Speaking to someone ("you", "your"): a complaint has a target, a bad mood does not.
+TO_YOU = Signal("target", "speaks to the brand", 0.0, re.compile("(?!)"))
+_YOU = frozenset("you your youre yours u ur yall youve youll".split())
 
 # Prefilter index: key -> the signals it may trigger.
 _INDEX: dict[str, tuple[int, ...]] = {}
@@ -373,12 +525,26 @@ for _i, _s in enumerate(SIGNALS):
     for _k in _s.keys:
         _INDEX[_k] = (*_INDEX.get(_k, ()), _i)
 _ALL_KEYS = frozenset(_INDEX)
-_ALWAYS = tuple(i for i, s in enumerate(SIGNALS) if not s.keys)
+_WORD_INDEX: dict[str, tuple[int, ...]] = {}
+_PREFIX_INDEX: dict[str, tuple[tuple[int, str], ...]] = {}
+for _i, _s in enumerate(SIGNALS):
+    for _w in _s.words:
+        _WORD_INDEX[_w] = (*_WORD_INDEX.get(_w, ()), _i)
+    for _p in _s.prefixes:
+        _PREFIX_INDEX[_p[:_KEY_LEN]] = (*_PREFIX_INDEX.get(_p[:_KEY_LEN], ()), (_i, _p))
+_ALL_WORDS = frozenset(_WORD_INDEX)
+_PREFIX_KEYS = frozenset(_PREFIX_INDEX)
 
-_KINDS_COMPLAINT = ("wait", "problem", "nohelp", "sarcasm")
-_KINDS = (*_KINDS_COMPLAINT, "help", "question", "praise")
+_KINDS_COMPLAINT = ("wait", "problem", "nohelp", "sarcasm", "emotion")
+_KINDS = (*_KINDS_COMPLAINT, "help", "question", "praise", "target")
 _APOSTROPHES = re.compile(r"[\u2018\u2019\u02bc`']")
 _SPACED_TOKEN = re.compile(r"[a-z]+|\d+(?:[.,:]\d+)*|[#@]\w+|<3|:-?\)|\S")
+
+# How VADER's compound moves the complaint evidence, and where a complaint starts.
+NEG_TONE = 1.0
+POS_TONE = 0.3
+COMPLAINT_AT = 0.8
+MOOD_ALONE = 0.5
 
 INTENT_BASE = {"complaint": 40.0, "question": 28.0, "praise": 4.0, "other": 0.0}
 
@@ -411,21 +577,33 @@ def signals(text: str) -> list[tuple[Signal, str]]:
     """The signals that fire on text, each with the words that matched."""
     low = normalise(text)
     tokens = low.split()
+    tokset = set(tokens)
     stems = set(map(_CUT, tokens))
-    candidates = set(_ALWAYS)
+    found: dict[int, str] = {}
+    for word in tokset & _ALL_WORDS:
+        for i in _WORD_INDEX[word]:
+            found[i] = word
+    for stem in stems & _PREFIX_KEYS:
+        for i, prefix in _PREFIX_INDEX[stem]:
+            if i not in found:
+                hit = next((t for t in tokens if t.startswith(prefix)), None)
+                if hit:
+                    found[i] = hit
+    candidates: set[int] = set()
     for key in stems & _ALL_KEYS:
         candidates.update(_INDEX[key])
-    out: list[tuple[Signal, str]] = []
-    for i in sorted(candidates):
-        s = SIGNALS[i]
-        m = s.pattern.search(low)
+    for i in candidates.difference(found):
+        m = SIGNALS[i].pattern.search(low)
         if m:
-            out.append((s, m.group(0).strip()))
+            found[i] = m.group(0).strip()
+    out = [(SIGNALS[i], found[i]) for i in sorted(found)]
     if "?" not in stems and not any(s.kind == "question" for s, _ in out):
         if tokens and (
             tokens[0] in _Q_FIRST or tuple(tokens[:2]) in _Q_PAIRS or _LATER_QUESTION.search(low)
         ):
             out.append((QUESTION_FORM, ""))
+    if not _YOU.isdisjoint(tokens):
+        out.append((TO_YOU, ""))
     negations = len(_NEGATIONS.intersection(tokens))
     out += [(NEGATION, "")] * min(negations, 2)
     if "?!" in text or "!?" in text or "??" in text or (_CAPS.search(text) and _shouts(text)):
@@ -434,7 +612,8 @@ def signals(text: str) -> list[tuple[Signal, str]]:
 
 
 def _label(s: Signal, matched: str) -> str:
-    return s.label.replace("{m}", " ".join(matched.split()[-3:])) if "{m}" in s.label else s.label
+    """The signal's label; "{m}" stands for the matched words (at most five)."""
+    return s.label.replace("{m}", " ".join(matched.split()[:5])) if "{m}" in s.label else s.label
 
 
 def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
@@ -442,10 +621,11 @@ def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None
         intent, ("praise",)
     )
     labels: list[str] = []
-    for s, m in sorted(fired, key=lambda sm: -sm[0].weight):
-        lab = _label(s, m)
-        if s.kind in kinds and lab not in labels:
-            labels.append(lab)
+    for s, m in fired:
+        if s.kind in kinds:
+            lab = s.label if m == "" or "{m}" not in s.label else _label(s, m)
+            if lab not in labels:
+                labels.append(lab)
     if intent == "complaint" and compound is not None and compound <= -0.05:
         labels.append(f"negative tone ({compound:+.2f})")
     if not labels:
@@ -455,19 +635,24 @@ def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None
     return f"{intent}: " + "; ".join(labels[:4])
 
 
-def _decide(fired: list[tuple[Signal, str]], compound: float | None) -> tuple[str, float]:
+def _decide(
+    fired: list[tuple[Signal, str]], compound: float | None, addressed: bool = False
+) -> tuple[str, float]:
     """(intent, complaint evidence) from the fired signals and VADER's compound."""
     comp = compound if compound is not None else 0.0
     weight = dict.fromkeys(_KINDS, 0.0)
+    targeted = addressed
     for s, _ in fired:
         weight[s.kind] += s.weight
-    evidence = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"]
-    # VADER's tone moves the evidence both ways; a positive tone is discounted
-    # because "thanks" in a complaint is common and sarcasm fools VADER.
-    evidence += -comp * (1.5 if comp < 0 else 0.6)
+        targeted = targeted or s is TO_YOU
+    service = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"]
+    mood = weight["emotion"] - comp * (NEG_TONE if comp < 0 else POS_TONE)
+    # Strong words and a negative tone alone are a bad mood, not yet a complaint:
+    # they count fully once a service problem is named or someone is addressed.
+    evidence = service + (mood if service or targeted or mood < 0 else MOOD_ALONE * mood)
     if (
         weight["sarcasm"]
-        or evidence >= 1.0
+        or evidence >= COMPLAINT_AT
         or (comp <= -0.3 and weight["question"] + weight["help"] > 0)
     ):
         return "complaint", evidence
@@ -510,7 +695,7 @@ def classify(
     account; `followers`, `created_at` and `now` feed reach and recency.
     """
     fired = signals(text)
-    intent, evidence = _decide(fired, compound)
+    intent, evidence = _decide(fired, compound, addressed)
     needs_reply = intent in ("complaint", "question") or (
         addressed and any(s.kind in ("help", "question") for s, _ in fired)
     )

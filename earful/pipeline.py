@@ -36,7 +36,14 @@ class Pipeline:
         if matched is None:
             return None
         s = self.scorer.score(text, m.lang)
-        t = classify(text, s.compound, addressed=self.addressed_to_brand(m))
+        t = classify(
+            text,
+            s.compound,
+            addressed=self.addressed_to_brand(m),
+            followers=m.author_followers,
+            created_at=m.created_at,
+            now=m.fetched_at,  # the poll's clock; recency is neutral when unknown
+        )
         return dataclasses.replace(
             m,
             text=text,

@@ -1,0 +1,269 @@
+"""Intent, needs-reply, reason and priority (earful.intent).
+
+Every example text here is made up for these tests.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from earful import triage
+from earful.intent import SIGNALS, Triage, band_for, classify, normalise, signals
+from earful.sentiment import analyzer
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def vader(text: str) -> float:
+    return analyzer().polarity_scores(text)["compound"]
+
+
+def labels(text: str) -> set[str]:
+    return {s.label for s, _ in signals(text)}
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # requests for help
+        ("I need help with my router setup", "asks for help"),
+        ("can someone from billing look at this", "asks for help"),
+        ("please fix the login page", "asks for help"),
+        ("DM me when you can", "asks for help"),
+        # waiting and delays
+        ("on hold for two hours now", "{m}"),
+        ("waited 45 minutes at the counter", "{m}"),
+        ("3 hrs later and nobody came", "{m}"),
+        ("still waiting for the engineer", "still waiting"),
+        ("this is the 3rd day without internet", "repeated attempts"),
+        ("second time this week the parcel is late", "repeated attempts"),
+        ("train delayed again", "delay"),
+        ("where is my parcel", "asks where their order is"),
+        ("been stuck in the queue at the desk", "queues"),
+        # things lost, broken, cancelled, money
+        ("you lost my suitcase", "lost or missing"),
+        ("screen arrived cracked", "broken or damaged"),
+        ("the blender came damaged", "broken or damaged"),
+        ("they cancelled my booking", "cancelled"),
+        ("I was charged twice for one order", "money problem"),
+        ("I was overcharged on my bill", "money problem"),
+        ("still no refund", "money problem"),
+        ("the app is not working", "not working"),
+        ("can't log in since yesterday", "not working"),
+        ("is the site down", "outage or error"),
+        ("big outage in my area", "outage or error"),
+        ("error 500 on checkout", "outage or error"),
+        ("the app keeps crashing", "outage or error"),
+        ("they sent the wrong size", "wrong or denied"),
+        # negated help
+        ("your chat bot was no help", "no help"),
+        ("nobody answers the phone", "no help"),
+        ("support is useless", "no help"),
+        # sarcasm
+        ("thanks for losing my bag", "sarcastic thanks"),
+        ("great job on the update... not", "sarcastic thanks"),
+        ("love waiting on the phone all morning", "sarcastic thanks"),
+        # questions and praise
+        ("does anyone know if the store opens sunday", "asks a question"),
+        ("what time do you open?", "asks a question"),
+        ("how do I change my plan", "asks a question"),
+        ("thank you, the new menu is awesome", "thanks or praise"),
+    ],
+)
+def test_each_signal_fires(text: str, label: str) -> None:
+    assert label in labels(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("I can't wait for the launch", "not working"),
+        ("thanks for the quick fix", "sarcastic thanks"),
+        ("we are flying out in 2 hours!", "{m}"),
+        ("the chocolate is broken-hearted good", "lost or missing"),
+        ("a cityscape of lights", "thanks or praise"),  # "ty" inside a word
+    ],
+)
+def test_signal_does_not_fire(text: str, label: str) -> None:
+    assert label not in labels(text)
+
+
+def test_prefilter_never_hides_a_match() -> None:
+    texts = [
+        "Ugh!!! my order never arrived and nobody replies, 3rd email",
+        "@acme_help thx for nothing, charged me twice and the app keeps freezing",
+        "Is there a refund if the flight is cancelled?? Waited 2.5 hrs",
+        "love the new look <3 :) #fail not really, it's down again",
+        "why is it so hard to get through... on hold forever, unhelpful rep",
+    ]
+    for text in texts:
+        low = normalise(text)
+        full = {s.label for s in SIGNALS if s.source and re.search(s.source, low)}
+        assert full == labels(text) & {s.label for s in SIGNALS}, text
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "needs_reply"),
+    [
+        ("@acmeair thanks for losing my luggage", "complaint", True),
+        ("on hold for TWO HOURS with @acmebank", "complaint", True),
+        ("I need help with a missing bag", "complaint", True),
+        ("great, another delay. love waiting at the gate", "complaint", True),
+        ("the app keeps crashing and support is useless", "complaint", True),
+        ("what time does the Leeds store open on Sunday?", "question", True),
+        ("does the premium plan include phone support", "question", True),
+        ("thank you @acme, the new update is brilliant", "praise", False),
+        ("love my new headphones, best purchase this year", "praise", False),
+        ("heading to the shops later", "other", False),
+    ],
+)
+def test_intent_and_needs_reply(text: str, intent: str, needs_reply: bool) -> None:
+    t = classify(text, vader(text))
+    assert (t.intent, t.needs_reply) == (intent, needs_reply), t.reason
+
+
+def test_positive_vader_complaint() -> None:
+    text = "Thanks so much, great service as always: waited 3 hours and my parcel is still missing"
+    compound = vader(text)
+    assert compound > 0.05  # VADER alone calls it positive
+    t = classify(text, compound)
+    assert t.intent == "complaint" and t.needs_reply
+    assert "waited 3 hours" in t.reason and "lost or missing" in t.reason
+
+
+def test_sarcastic_thanks_reason() -> None:
+    t = classify("thanks for losing my luggage", vader("thanks for losing my luggage"))
+    assert t.intent == "complaint"
+    assert t.reason.startswith("complaint: ")
+    assert "sarcastic thanks" in t.reason and "lost or missing" in t.reason
+
+
+def test_bad_mood_alone_is_not_a_complaint_but_a_named_problem_is() -> None:
+    mood = "feeling tired and sad today"
+    assert classify(mood, vader(mood)).intent != "complaint"
+    named = "your delivery driver left me feeling sad today"
+    assert classify(named, vader(named)).intent == "complaint"
+
+
+def test_neutral_question_to_brand_needs_reply() -> None:
+    text = "@acme do you ship to Norway"
+    t = classify(text, vader(text), addressed=True)
+    assert t.intent == "question" and t.needs_reply
+    assert t.reason == "question: asks a question"
+
+
+def test_unknown_compound_still_classifies() -> None:
+    assert classify("my card was charged twice", None).intent == "complaint"
+    assert classify("", None) == Triage("other", False, "other: no problem or request", 5.0)
+
+
+def test_priority_orders_urgent_over_mild() -> None:
+    loud = "@acmeair you lost my bag and nobody answers the phone, terrible"
+    mild = "the coffee at the lounge was a bit cold"
+    high = classify(
+        loud,
+        vader(loud),
+        addressed=True,
+        followers=250_000,
+        created_at=NOW - timedelta(minutes=5),
+        now=NOW,
+    )
+    low = classify(
+        mild,
+        vader(mild),
+        addressed=False,
+        followers=12,
+        created_at=NOW - timedelta(days=3),
+        now=NOW,
+    )
+    assert high.priority > low.priority
+    assert band_for(high.priority) == "urgent"
+    assert band_for(low.priority) in ("normal", "low")
+
+
+@pytest.mark.parametrize(
+    ("change", "higher"),
+    [
+        ({"addressed": True}, True),
+        ({"followers": 1_000_000}, True),
+        ({"created_at": NOW - timedelta(minutes=1)}, True),
+        ({"created_at": NOW - timedelta(days=2)}, False),
+    ],
+)
+def test_each_priority_input_moves_priority(change: dict, higher: bool) -> None:
+    text = "my order never arrived"
+    base = {
+        "addressed": False,
+        "followers": 100,
+        "created_at": NOW - timedelta(hours=6),
+        "now": NOW,
+    }
+    before = classify(text, vader(text), **base).priority
+    after = classify(text, vader(text), **{**base, **change}).priority
+    assert (after > before) if higher else (after < before)
+
+
+def test_negativity_raises_priority_and_neg_share_counts() -> None:
+    text = "my order never arrived"
+    assert classify(text, -0.8).priority > classify(text, 0.0).priority
+    assert classify(text, 0.0, neg=0.4).priority > classify(text, 0.0).priority
+
+
+def test_priority_is_clamped() -> None:
+    text = "TERRIBLE!!! lost my bag, cancelled flight, on hold 3 hours, nobody helps, useless"
+    t = classify(text, -0.99, addressed=True, followers=10**9, created_at=NOW, now=NOW)
+    assert 0.0 <= t.priority <= 100.0
+
+
+def test_naive_datetimes_are_taken_as_utc() -> None:
+    naive_now = NOW.replace(tzinfo=None)
+    a = classify("order late", -0.2, created_at=NOW - timedelta(hours=1), now=naive_now)
+    b = classify("order late", -0.2, created_at=NOW - timedelta(hours=1), now=NOW)
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("priority", "band"),
+    [
+        (100.0, "urgent"),
+        (80.0, "urgent"),
+        (79.9, "high"),
+        (50.0, "high"),
+        (49.9, "normal"),
+        (20.0, "normal"),
+        (19.9, "low"),
+        (0.0, "low"),
+    ],
+)
+def test_band_for_boundaries(priority: float, band: str) -> None:
+    assert band_for(priority) == band
+
+
+def test_triage_module_reexports_intent() -> None:
+    assert triage.classify is classify
+    assert triage.band_for is band_for
+    assert triage.Triage is Triage
+
+
+def test_classify_costs_less_than_vader() -> None:
+    texts = [
+        "@acme my order #1234 never arrived, on hold for 40 minutes, no help at all!!",
+        "thanks @acme, the engineer was quick and friendly",
+        "is the app down? can't log in since this morning",
+        "what time does the store on King St open tomorrow",
+    ] * 50
+
+    def cost(fn) -> float:
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.process_time()
+            for t in texts:
+                fn(t)
+            best = min(best, time.process_time() - t0)
+        return best
+
+    assert cost(lambda t: classify(t, -0.3)) < cost(analyzer().polarity_scores)
