@@ -12,7 +12,8 @@ anything but a `SourceError` the health table understands:
   remaining on Reddit: `parse_reset` tells them apart by shape);
 - 5xx, connection resets, refused connections and timeouts -> retried with
   exponential backoff and full jitter through `ctx.sleep` (bounded attempts and
-  bounded total sleep), then `unreachable` (transient);
+  bounded total sleep), then `unreachable` (transient); a name that does not
+  resolve (no network) is `unreachable` at once, without retries;
 - a 403 HTML page (a CDN or anti-bot wall) -> `blocked` with a long backoff;
 - 401/403 otherwise -> `needs_credentials`;
 - a body that is not the JSON we asked for -> `bad_payload` (`get_json`
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -149,6 +151,8 @@ def request(
             continue
         except httpx.TransportError as exc:  # refused, reset, DNS, protocol errors
             last = f"{host}: {type(exc).__name__}: {exc}".rstrip(": ")
+            if _dns_failure(exc):  # no network or no such host: retrying now will not help
+                raise SourceError("unreachable", last) from exc
             continue
         except httpx.HTTPError as exc:  # anything else httpx may raise
             raise SourceError("error", f"{host}: {type(exc).__name__}: {exc}") from exc
@@ -179,6 +183,20 @@ def request(
             raise SourceError("error", f"{host} answered HTTP {status} for {_path(url)}")
         return response
     raise SourceError("unreachable", last or f"cannot reach {host}", transient=True)
+
+
+def _dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    return (
+        "name or service not known" in text
+        or "name resolution" in text
+        or ("nodename nor servname" in text)
+    )
 
 
 def _path(url: str) -> str:

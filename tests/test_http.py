@@ -223,3 +223,17 @@ def test_text_matches_whole_words_only():
     assert not text_matches("acmecorp rocks", ["acme"])
     assert text_matches("#acme is down", ["acme"])
     assert text_matches("the acme   cloud outage", ['"acme cloud"'])
+
+
+def test_unresolvable_host_fails_at_once_without_retries(ctx):
+    calls = []
+
+    def no_dns(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ConnectError("[Errno -2] Name or service not known")
+
+    ctx.client = httpx.Client(transport=httpx.MockTransport(no_dns))
+    with pytest.raises(SourceError) as ei:
+        get_json(ctx, "https://hn.algolia.example/api")
+    assert ei.value.kind == "unreachable" and not ei.value.transient
+    assert len(calls) == 1 and ctx.slept == []
