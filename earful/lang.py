@@ -4,16 +4,23 @@
 short or too ambiguous to tell (callers treat None as "score it anyway").
 
 Most mentions are plain English, and lingua costs about twice as much as
-VADER itself, so a fast path answers first: text written in ASCII letters
-(emoji, punctuation and curly quotes do not count) with at least two common
-English function words and no foreign ones is English without asking lingua.
-Very short texts are undetermined. Latin-script text with no accents and
-no frequent foreign word is never sent to lingua either: on short posts its
-guesses are noise ("Boring as hell" comes back Swedish). Only text with real
-evidence of another language (accented letters, another script, foreign
-function words) goes to lingua, built once per process from a fixed set of
-common languages in low-accuracy mode; its models ship inside the wheel, so
-nothing is downloaded.
+VADER itself, so a fast path answers first, with str methods and set lookups:
+
+- fewer than 3 words or 12 characters: undetermined (None), unless written in
+  another script (a short Japanese reply goes to lingua);
+- ASCII letters (emoji, punctuation and curly quotes aside), no frequent
+  foreign function word, or just one next to an English one ("El Paso", "per
+  day"): "en" if it has an English function word, else undetermined. Lingua's
+  guesses on such short posts are noise ("Boring as hell" comes back Swedish);
+- mostly ASCII (a "café" or two) with English function words outnumbering
+  foreign ones three to one: "en".
+
+Only the rest, text with real evidence of another language (accented
+letters, another script, foreign function words), goes to lingua, built once
+per process from a fixed set of common languages in low-accuracy mode; its
+models ship inside the wheel, so nothing is downloaded. Low-accuracy mode can
+confuse close languages on short text (Spanish read as Portuguese); it still
+tells English from the rest, which is the decision scoring depends on.
 """
 
 from __future__ import annotations
@@ -70,9 +77,9 @@ FOREIGN_WORDS = frozenset(
     c'est ça merci bonjour qui dans fait ne tout rien elle j'ai moi toujours encore
     der die das und ist nicht ich mit ein eine einen dem den zu auf für sehr aber noch schon
     auch nur wie mein meine kein keine heute immer wieder danke bitte habe sind wir
-    il che di per non sono della delle questo anche mi ho grazie molto sempre perché
+    il che di per non sono della delle questo anche mi ho grazie molto sempre perché mio mia suo sua
     het een niet ik van dat zijn maar voor ook wel nog bedankt heel echt
-    os um uma não em dos das com mais muito isso você obrigado obrigada
+    os um uma não nao em dos das com mais muito isso você obrigado obrigada meu minha ainda
     och att jag inte det som på är för med
     nie jest się na że jak ale tak
     ve bir bu çok ama için ile
@@ -144,10 +151,13 @@ def detect_lang(text: str) -> str | None:
         distinct = set(words)
         en = len(distinct & ENGLISH_WORDS)
         other = len(distinct & FOREIGN_WORDS)
-        if other == 0 and not foreign:
-            # Latin letters and no sign of another language: lingua only guesses
-            # on such text (terse English comes back as Swedish or Tagalog).
-            return "en" if en else None
+        if not foreign:
+            if other == 0:
+                # Latin letters and no sign of another language: lingua only
+                # guesses on such text (terse English comes back as Swedish).
+                return "en" if en else None
+            if other == 1 and en:
+                return "en"  # one foreign word in English: a name, "El Paso", "per day"
         if en >= 2 and en >= 3 * other:
             return "en"
     return _lingua(sample)

@@ -203,6 +203,31 @@ def test_english_is_scored(scorer, text):
     assert s.compound is not None and s.label != "unscored" and s.lang in ("en", None)
 
 
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("Das ist nicht gut, ich bin sauer", "de"),
+        ("Muchas gracias por la ayuda, todo funciona perfecto", "es"),
+        ("Je suis tres content de ma commande", "fr"),
+        ("Mijn pakket is nog steeds niet bezorgd", "nl"),
+    ],
+)
+def test_foreign_without_accents_is_still_detected(text, code):
+    assert detect_lang(text) == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, 40 min on the tarmac at DEN",  # "den" is German too
+        "Landed in El Paso, the crew was great",
+        "only one flight per day from here",
+    ],
+)
+def test_one_foreign_looking_word_does_not_make_english_foreign(text):
+    assert detect_lang(text) == "en"
+
+
 def test_fast_path_skips_lingua_for_plain_english(monkeypatch):
     calls = []
     monkeypatch.setattr(lang, "_lingua", lambda text: calls.append(text) or "sv")
