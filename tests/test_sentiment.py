@@ -60,6 +60,11 @@ def test_prepare_masks_handles_urls_and_terms(scorer, text, gone):
         assert w in prepared
 
 
+def test_bare_handle_after_a_leading_at_handle(scorer):
+    out = scorer.prepare("@acme ping bob@fosstodon.org now")
+    assert "bob" not in out and "fosstodon" not in out and "ping" in out and "now" in out
+
+
 def test_terms_are_whole_words_and_case_insensitive():
     s = Scorer(["Joy", "Best"])
     assert s.prepare("JOY app and best buy").split() == ["app", "and", "buy"]
