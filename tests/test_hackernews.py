@@ -197,3 +197,16 @@ def test_query_override_is_sent_verbatim(srv, store):
     run(hn_settings(srv.url, query="acme globex"), store)
     assert [r.arg("query") for r in srv.served(PATH)] == ["acme globex"]
     assert stored(store) == {"1"}
+
+
+def test_typo_tolerant_hits_are_filtered_out(srv, store):
+    # The recorded response for query=nodejs matched "Nodes" (typo tolerance) and "Node.js".
+    srv.route(PATH, load("search_by_date.json"))
+    settings = settings_from_dict(
+        {
+            "brand": {"name": "Node", "terms": ["nodejs"]},
+            "sources": [{"platform": "hackernews", "base_url": srv.url, "backfill": "5000d"}],
+        }
+    )
+    run(settings, store)
+    assert stored(store) == {"15625742"}  # only the hit whose text really says NodeJs
