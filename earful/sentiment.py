@@ -238,7 +238,9 @@ _BARE_HANDLE = re.compile(r"(?<![\w.+@-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 _BSKY = re.compile(r"(?<![\w.@/-])[\w-]++(?:\.[\w-]++)*?\.bsky\.social\b", re.IGNORECASE)
 _HASHTAG = re.compile(r"#([^\W_]\w*)")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_WORDNINJA_WORDS: dict[str, float] = wordninja.DEFAULT_LANGUAGE_MODEL._wordcost
+# wordninja's own vocabulary: a hashtag part that is already a word is not cut
+# (private attribute; without it every long part just goes through the splitter).
+_WORDNINJA_WORDS: dict[str, float] = getattr(wordninja.DEFAULT_LANGUAGE_MODEL, "_wordcost", {})
 
 
 @lru_cache(maxsize=65_536)
