@@ -19,12 +19,12 @@ from earful import alerts, poller
 from earful.models import as_utc, utcnow
 from earful.text import display_safe
 
-STATUS_ICON = {
-    "ok": "🟢 ok",
-    "failing": "🔴 failing",
-    "rate-limited": "🟠 rate-limited",
-    "needs credentials": "🟠 needs credentials",
-    "never polled": "⚪ never polled",
+STATUS_COLOR = {
+    "ok": "#15803d",
+    "failing": "#b91c1c",
+    "rate-limited": "#c2410c",
+    "needs credentials": "#c2410c",
+    "never polled": "#78716c",
 }
 
 settings = get_settings()
@@ -82,7 +82,7 @@ def health() -> None:
         {
             "source": [r.get("name") for r in rows],
             "platform": [r.get("platform") for r in rows],
-            "status": [STATUS_ICON.get(r.get("status") or "", r.get("status")) for r in rows],
+            "status": [r.get("status") for r in rows],
             "last success": [ago(r.get("last_success"), now) for r in rows],
             "last error": [display_safe(r.get("last_error") or "", 300) for r in rows],
             "items today": [int(r.get("items_today") or 0) for r in rows],
@@ -92,11 +92,17 @@ def health() -> None:
             "next poll": [ago(r.get("next_poll"), now) for r in rows],
         }
     )
-    st.dataframe(table, hide_index=True, key="src_table")
+    st.dataframe(
+        table.style.map(lambda v: f"color: {STATUS_COLOR.get(v, 'inherit')}", subset=["status"]),
+        hide_index=True,
+        key="src_table",
+        column_config={"last error": st.column_config.TextColumn(width="medium")},
+    )
     for r in rows:
         if r.get("status") in ("failing", "needs credentials", "rate-limited"):
             what = r.get("last_error") or r.get("status")
-            st.warning(f"**{esc(r.get('name'))}**: {esc(what)}")
+            box = st.error if r.get("status") == "failing" else st.warning
+            box(f"**{esc(r.get('name'))}**: {esc(what)}")
 
     gaps = [
         a

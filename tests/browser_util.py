@@ -126,22 +126,47 @@ def running(server: StreamlitServer) -> Iterator[StreamlitServer]:
 
 # -- Streamlit widgets in Playwright ----------------------------------------------------
 def wait_idle(page, timeout: float = 30_000) -> None:  # type: ignore[no-untyped-def]
-    """Wait until Streamlit has finished the current script run."""
+    """Wait until Streamlit has finished the current script run (and painted it)."""
+    page.wait_for_timeout(250)  # a click's rerun may not have started yet
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')",
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'",
         timeout=timeout,
     )
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(250)
 
 
-def choose(page, label: str, option: str, *, root=None) -> None:  # type: ignore[no-untyped-def]
-    """Pick `option` in the select box labelled `label`."""
+def screenshot(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole page: Streamlit scrolls inside its own container, so grow the viewport."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height + 80)})
+    wait_idle(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
+def choose(page, label: str, option: str, *, root=None, multi: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Pick `option` (a substring of its text) in the select box (or multiselect) `label`."""
     scope = root or page
-    box = scope.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
-    box.locator('[data-baseweb="select"]').click()
-    page.locator('[role="option"]').filter(has_text=option).first.click()
+    widget = scope.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(
+        has=page.get_by_role("combobox", name=label)
+    )
+    wanted = page.get_by_role("option").filter(has_text=option).first
+    for attempt in range(3):  # a rerun that lands mid-click closes the list: open it again
+        wait_idle(page)
+        widget.first.get_by_role("button", name="Open").click()  # the input alone filters
+        try:
+            wanted.wait_for(timeout=5_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+    wanted.click()
+    if multi:  # a multiselect stays open after a pick; Escape on a select box would clear it
+        page.keyboard.press("Escape")
     wait_idle(page)
 
 

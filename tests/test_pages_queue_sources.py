@@ -403,7 +403,11 @@ def test_sources_health_errors_and_gaps(env):
     row = table[table["source"] == "demo"].iloc[0]
     assert "failing" in row["status"] and row["items today"] == 12
     assert "cannot reach the server" in row["last error"]
-    assert any("silent for 6 hours" in t for t in texts(at, "error"))
+    errors = texts(at, "error")
+    assert any(
+        t.replace("**", "").startswith("demo: cannot reach the server <script>") for t in errors
+    )
+    assert any("silent for 6 hours" in t for t in errors)
     assert any("synthetic" in t.lower() for t in texts(at, "markdown"))
     for md in raw_markdown(at):
         assert not LIVE_MARKUP.search(md), md

@@ -1,0 +1,259 @@
+"""The dashboard in a real browser: Playwright + Debian Chromium against `streamlit run`.
+
+One Streamlit server (a subprocess on 127.0.0.1) serves a seeded SQLite
+database: three days of demo data, one poll of every source (the live ones against a local server), and one hostile
+post. Each test opens a fresh browser page and saves a screenshot of its page to
+docs/screenshots/. Skipped only when /usr/bin/chromium is missing (CI installs it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from browser_util import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    StreamlitServer,
+    choose,
+    free_port,
+    goto_page,
+    screenshot,
+    wait_idle,
+)
+from localserver import LocalServer, Reply
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not found (apt-get install chromium)"
+    ),
+]
+
+SHOTS = ROOT / "docs" / "screenshots"
+HOSTILE = (
+    'Hey @acme <img src=x onerror="window.__pwned=1"> my order vanished '
+    "<script>window.__pwned=2</script> ![pixel](http://127.0.0.1:9/p.png) "
+    "[help](javascript:window.__pwned=3) \u202eerom daer\u202c"
+)
+CONFIG = """
+[brand]
+name = "Acme"
+terms = ["acme", "\\"acme cloud\\""]
+handles = ["@acme"]
+
+[competitors]
+Globex = ["globex"]
+Initech = ["initech"]
+
+[dashboard]
+timezone = "UTC"
+team = ["Alex", "Sam", "Priya"]
+refresh = "10m"
+
+[[canned_replies]]
+name = "Sorry, looking into it"
+text = "Hi {author}, sorry about this. We're looking into it now."
+
+[[sources]]
+platform = "demo"
+every = "1m"
+"""
+# Live sources played by a local server (or a closed local port) for one poll, so the
+# Sources page shows real health rows: rate-limited, needs credentials, unreachable.
+LIVE = """
+[[sources]]
+platform = "hackernews"
+base_url = "{srv}"
+
+[[sources]]
+platform = "mastodon"
+base_url = "{srv}"
+hashtags = ["acme"]
+
+[[sources]]
+platform = "rss"
+url = "http://127.0.0.1:{closed}/alerts/feed.xml"
+"""
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory):
+    """A config file and a SQLite database with demo data, a demo poll and a hostile post."""
+    from earful.config import load_settings
+    from earful.demo import seed_demo
+    from earful.models import Mention
+    from earful.poller import listen
+    from earful.store import Store
+
+    tmp = tmp_path_factory.mktemp("browser")
+    config = tmp / "earful.toml"
+    url = f"sqlite:///{tmp / 'earful.db'}"
+    store = Store(url)
+    store.upgrade()
+    now = datetime.now(UTC)
+    with LocalServer() as srv:
+        srv.route(
+            "/api/v1/search_by_date", Reply(429, {"error": "slow down"}, {"Retry-After": "3600"})
+        )
+        srv.route(
+            "/api/v1/timelines/tag/acme",
+            Reply(401, {"error": "This API requires an authenticated user"}),
+        )
+        config.write_text(CONFIG + LIVE.format(srv=srv.url, closed=free_port()), encoding="utf-8")
+        settings = load_settings(config, environ={})
+        assert seed_demo(store, settings, days=14, now=now) > 0
+        listen(settings, store, once=True, out=lambda _line: None, sleep=lambda _s: None)
+    hostile = Mention(
+        platform="mastodon",
+        external_id="https://social.example/users/mallory/statuses/1",
+        url="https://social.example/@mallory/1",
+        author="mallory@social.example",
+        author_followers=1234,
+        text=HOSTILE,
+        created_at=now - timedelta(minutes=30),
+        matched="Acme",
+        compound=-0.7,
+        label="negative",
+        intent="complaint",
+        needs_reply=True,
+        reason="lost order",
+        priority=1000.0,  # first in the queue
+    )
+    (hostile_id,) = store.save_page("test", "hostile", [hostile], None).inserted_ids
+    yield {"config": config, "url": url, "store": store, "hostile_id": hostile_id, "tmp": tmp}
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def server(seeded):
+    srv = StreamlitServer(
+        config=seeded["config"], db_url=seeded["url"], log=seeded["tmp"] / "st.log"
+    )
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+    ctx.set_default_timeout(30_000)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto(server.url, wait_until="domcontentloaded")
+    pg.get_by_role("heading", name="Overview").first.wait_for()
+    wait_idle(pg)
+    yield pg
+    ctx.close()
+    assert not [e for e in errors if "__pwned" in e], errors
+
+
+def no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot(page, SHOTS / name)
+
+
+def test_overview_renders_kpis_and_charts(page):
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    assert page.locator('[data-testid="stMetric"]').count() >= 4
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.first.wait_for()
+    assert charts.count() >= 2
+    page.locator(
+        '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+    ).first.wait_for()
+    no_exception(page)
+    shot(page, "overview.png")
+
+
+def _match_count(page) -> int:
+    text = page.get_by_text("mentions match").first.inner_text()
+    return int(text.split()[0].replace(",", ""))
+
+
+def test_mentions_filter_changes_table_and_csv_downloads(page):
+    goto_page(page, "Mentions")
+    page.get_by_text("mentions match").first.wait_for()
+    before = _match_count(page)
+    choose(page, "Sentiment", "negative", multi=True)
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=\"stMarkdown\"]')]"
+        ".some(e => e.innerText.includes('mentions match') && !e.innerText.startsWith(String(n)))",
+        arg=f"{before:,}",
+    )
+    after = _match_count(page)
+    assert 0 < after < before
+    no_exception(page)
+    shot(page, "mentions.png")
+    with page.expect_download() as info:
+        page.locator('[data-testid="stDownloadButton"] button').first.click()
+    data = Path(info.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert len(rows) == after
+    assert {r["label"] for r in rows} == {"negative"}
+
+
+def test_queue_assign_resolve_and_hostile_post_is_text(page, seeded):
+    from earful import queue as q
+
+    hid = seeded["hostile_id"]
+    choose(page, "Who are you?", "Alex", root=page.locator('[data-testid="stSidebar"]'))
+    goto_page(page, "Reply queue")
+    choose(page, "Open item", f"#{hid} ·")
+    body = page.locator('[data-testid="stText"]').filter(has_text="onerror")
+    body.first.wait_for()
+    assert '<img src=x onerror="window.__pwned=1">' in body.first.inner_text()
+    assert "<script>window.__pwned=2</script>" in body.first.inner_text()
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('a[href^="javascript"]').count() == 0
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+    shot(page, "queue.png")
+
+    page.get_by_role("button", name="Assign to me").click()
+    page.get_by_text("Assigned to you.").wait_for()
+    choose(page, "Set status", "resolved")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Status set to resolved.").wait_for()
+    item = q.get_item(seeded["store"], hid)
+    assert (item["assignee"], item["status"], item["updated_by"]) == ("Alex", "resolved", "Alex")
+    no_exception(page)
+    assert page.evaluate("() => typeof window.__pwned") == "undefined"
+
+
+def test_sources_show_health_and_what_each_platform_sees(page):
+    goto_page(page, "Sources")
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.get_by_text("What each source can and cannot see").wait_for()
+    assert page.locator('[data-testid="stMetric"]').count() == 4
+    warnings = page.locator('[data-testid="stAlert"]').all_inner_texts()
+    assert any("rss" in w and "reach" in w for w in warnings), warnings
+    assert any("mastodon" in w for w in warnings), warnings
+    no_exception(page)
+    shot(page, "sources.png")
