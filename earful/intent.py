@@ -416,7 +416,7 @@ SIGNALS: tuple[Signal, ...] = (
     _sig(
         "wait",
         "still unresolved",
-        0.4,
+        0.5,
         r"\b(?:still|again|at all|whatsoever|sitting (?:here|on|at|in))\b",
         "still|again|at|whatsoever|sitting",
     ),
@@ -441,13 +441,22 @@ SIGNALS: tuple[Signal, ...] = (
         "sarcastic thanks",
         2.5,
         rf"\b(?:thanks?|thank you|thx|ty)(?: (?:so much|a lot|very much|again))? for {_BAD_VERB}"
-        r"|\bthanks for nothing\b|\b#(?:not|fail|epicfail|sarcasm|thanksfornothing)\b"
+        r"|\bthanks for nothing\b"
         r"|\b(?:great|nice|good|awesome|fantastic) (?:job|work|service|one)\b[^!?]{0,40}\bnot\b"
         r"|\blove (?:waiting|sitting|being (?:on hold|stuck|delayed|ignored|lied))"
         r"|\bjust what i needed\b|\boh (?:great|good|joy|wonderful|perfect)\b|\bway to go\b"
         r"|\bso (?:glad|happy) (?:that )?i (?:paid|waited|chose|spent)\b",
         "thank|thanks|thx|ty|#not|#fail|#epicfail|#sarcasm|#thanksfornothing|great|nice|good|"
         "awesome|fantastic|love|just|oh|way|so",
+    ),
+    _sig(
+        "sarcasm",
+        "complaint hashtag",
+        2.0,
+        r"\b#(?:not|fail|epicfail|sarcasm|thanksfornothing|neveragain|worstservice|badservice|"
+        r"customerservicefail|fail\w*)\b",
+        "#not|#fail|#epicfail|#sarcasm|#thanksfornothing|#neveragain|#worstservice|#badservice|"
+        "#customerservicefail",
     ),
     # Requests for help.
     _sig(
@@ -513,7 +522,8 @@ _LATER_QUESTION = re.compile(
     r"(?:do|did|can|could|will|would|should) (?:you|i|we) |does (?:it|my|the) )"
 )
 QUESTION_FORM = Signal("question", "asks a question", 1.0, re.compile("(?!)"))
-NEGATION = Signal("emotion", "negation", 0.4, re.compile("(?!)"))
+# In a post about a product or service, "not", "never", "no" mostly report something missing.
+NEGATION = Signal("problem", "negation", 0.5, re.compile("(?!)"))
 SHOUTING = Signal("emotion", "shouting", 0.4, re.compile("(?!)"))
 # Speaking to someone ("you", "your"): a complaint has a target, a bad mood does not.
 TO_YOU = Signal("target", "speaks to the brand", 0.0, re.compile("(?!)"))
@@ -533,6 +543,7 @@ for _i, _s in enumerate(SIGNALS):
     for _p in _s.prefixes:
         _PREFIX_INDEX[_p[:_KEY_LEN]] = (*_PREFIX_INDEX.get(_p[:_KEY_LEN], ()), (_i, _p))
 _ALL_WORDS = frozenset(_WORD_INDEX)
+_QUESTION_SIGNALS = frozenset(i for i, s in enumerate(SIGNALS) if s.kind == "question")
 _PREFIX_KEYS = frozenset(_PREFIX_INDEX)
 
 _KINDS_COMPLAINT = ("wait", "problem", "nohelp", "sarcasm", "emotion")
@@ -545,13 +556,12 @@ NEG_TONE = 1.0
 POS_TONE = 0.3
 COMPLAINT_AT = 0.8
 MOOD_ALONE = 0.5
+ASKS_ABOUT_PROBLEM = 0.2
 
 INTENT_BASE = {"complaint": 40.0, "question": 28.0, "praise": 4.0, "other": 0.0}
 
 
-def normalise(text: str) -> str:
-    """Lowercase, apostrophes dropped ("can't" -> "cant"), leading @handles removed,
-    and one space around every word and punctuation mark (" where is my bag ? ")."""
+def _tokens(text: str) -> list[str]:
     low = text.lower()
     if "'" in low or "\u2019" in low:
         low = _APOSTROPHES.sub("", low)
@@ -559,7 +569,13 @@ def normalise(text: str) -> str:
     start = 0
     while start < len(tokens) and tokens[start][0] in "@.:,":
         start += 1
-    return " " + " ".join(tokens[start:]) + " "
+    return tokens[start:] if start else tokens
+
+
+def normalise(text: str) -> str:
+    """Lowercase, apostrophes dropped ("can't" -> "cant"), leading @handles removed,
+    and one space around every word and punctuation mark (" where is my bag ? ")."""
+    return " " + " ".join(_tokens(text)) + " "
 
 
 def _shouts(text: str) -> bool:
@@ -575,8 +591,8 @@ def _shouts(text: str) -> bool:
 
 def signals(text: str) -> list[tuple[Signal, str]]:
     """The signals that fire on text, each with the words that matched."""
-    low = normalise(text)
-    tokens = low.split()
+    tokens = _tokens(text)
+    low = " " + " ".join(tokens) + " "
     tokset = set(tokens)
     stems = set(map(_CUT, tokens))
     found: dict[int, str] = {}
@@ -597,14 +613,14 @@ def signals(text: str) -> list[tuple[Signal, str]]:
         if m:
             found[i] = m.group(0).strip()
     out = [(SIGNALS[i], found[i]) for i in sorted(found)]
-    if "?" not in stems and not any(s.kind == "question" for s, _ in out):
+    if "?" not in tokset and _QUESTION_SIGNALS.isdisjoint(found):
         if tokens and (
             tokens[0] in _Q_FIRST or tuple(tokens[:2]) in _Q_PAIRS or _LATER_QUESTION.search(low)
         ):
             out.append((QUESTION_FORM, ""))
-    if not _YOU.isdisjoint(tokens):
+    if not _YOU.isdisjoint(tokset):
         out.append((TO_YOU, ""))
-    negations = len(_NEGATIONS.intersection(tokens))
+    negations = len(_NEGATIONS & tokset)
     out += [(NEGATION, "")] * min(negations, 2)
     if "?!" in text or "!?" in text or "??" in text or (_CAPS.search(text) and _shouts(text)):
         out.append((SHOUTING, ""))
@@ -616,15 +632,19 @@ def _label(s: Signal, matched: str) -> str:
     return s.label.replace("{m}", " ".join(matched.split()[:5])) if "{m}" in s.label else s.label
 
 
+def _by_weight(fired: tuple[Signal, str]) -> float:
+    return -fired[0].weight
+
+
 def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
     kinds = {"complaint": _KINDS_COMPLAINT, "question": ("help", "question")}.get(
         intent, ("praise",)
     )
     labels: list[str] = []
-    for s, m in fired:
+    for s, m in sorted(fired, key=_by_weight):  # strongest first; stable for equal weights
         if s.kind in kinds:
             lab = s.label if m == "" or "{m}" not in s.label else _label(s, m)
-            if lab not in labels:
+            if not any(lab in seen for seen in labels):  # "on hold" after "on hold 2 hours"
                 labels.append(lab)
     if intent == "complaint" and compound is not None and compound <= -0.05:
         labels.append(f"negative tone ({compound:+.2f})")
@@ -650,6 +670,8 @@ def _decide(
     # Strong words and a negative tone alone are a bad mood, not yet a complaint:
     # they count fully once a service problem is named or someone is addressed.
     evidence = service + (mood if service or targeted or mood < 0 else MOOD_ALONE * mood)
+    if service and (weight["question"] or weight["help"]):
+        evidence += ASKS_ABOUT_PROBLEM  # asking the brand about a named problem
     if (
         weight["sarcasm"]
         or evidence >= COMPLAINT_AT
