@@ -1,15 +1,18 @@
 """The dashboard in a real browser: Playwright + Debian Chromium against `streamlit run`.
 
 One Streamlit server (a subprocess on 127.0.0.1) serves a seeded SQLite
-database: three days of demo data, one poll of every source (the live ones against a local server), and one hostile
-post. Each test opens a fresh browser page and saves a screenshot of its page to
-docs/screenshots/. Skipped only when /usr/bin/chromium is missing (CI installs it).
+database: two weeks of demo data, one poll of every source (the live ones
+against a local server: rate-limited, needs credentials, unreachable) and one
+hostile post. Each test opens a fresh browser page and saves a screenshot of
+its page (into docs/screenshots/ when EARFUL_SCREENSHOTS=docs/screenshots).
+Skipped only when /usr/bin/chromium is missing (CI installs it).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +38,9 @@ pytestmark = [
     ),
 ]
 
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temporary folder; to refresh the README's images run
+#   EARFUL_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/test_browser.py
+SHOTS_ENV = "EARFUL_SCREENSHOTS"
 HOSTILE = (
     'Hey @acme <img src=x onerror="window.__pwned=1"> my order vanished '
     "<script>window.__pwned=2</script> ![pixel](http://127.0.0.1:9/p.png) "
@@ -175,12 +180,20 @@ def no_exception(page) -> None:
     ).first.inner_text()
 
 
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    screenshot(page, SHOTS / name)
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get(SHOTS_ENV)
+    path = (ROOT / folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-def test_overview_renders_kpis_and_charts(page):
+def shot(page, shots: Path, name: str) -> None:
+    screenshot(page, shots / name)
+    assert (shots / name).stat().st_size > 10_000  # a real rendering, not a blank page
+
+
+def test_overview_renders_kpis_and_charts(page, shots):
     page.locator('[data-testid="stMetric"]').first.wait_for()
     assert page.locator('[data-testid="stMetric"]').count() >= 4
     charts = page.locator('[data-testid="stVegaLiteChart"]')
@@ -190,7 +203,7 @@ def test_overview_renders_kpis_and_charts(page):
         '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
     ).first.wait_for()
     no_exception(page)
-    shot(page, "overview.png")
+    shot(page, shots, "overview.png")
 
 
 def _match_count(page) -> int:
@@ -198,7 +211,7 @@ def _match_count(page) -> int:
     return int(text.split()[0].replace(",", ""))
 
 
-def test_mentions_filter_changes_table_and_csv_downloads(page):
+def test_mentions_filter_changes_table_and_csv_downloads(page, shots):
     goto_page(page, "Mentions")
     page.get_by_text("mentions match").first.wait_for()
     before = _match_count(page)
@@ -211,7 +224,7 @@ def test_mentions_filter_changes_table_and_csv_downloads(page):
     after = _match_count(page)
     assert 0 < after < before
     no_exception(page)
-    shot(page, "mentions.png")
+    shot(page, shots, "mentions.png")
     with page.expect_download() as info:
         page.locator('[data-testid="stDownloadButton"] button').first.click()
     data = Path(info.value.path()).read_text(encoding="utf-8")
@@ -220,7 +233,7 @@ def test_mentions_filter_changes_table_and_csv_downloads(page):
     assert {r["label"] for r in rows} == {"negative"}
 
 
-def test_queue_assign_resolve_and_hostile_post_is_text(page, seeded):
+def test_queue_assign_resolve_and_hostile_post_is_text(page, seeded, shots):
     from earful import queue as q
 
     hid = seeded["hostile_id"]
@@ -234,7 +247,7 @@ def test_queue_assign_resolve_and_hostile_post_is_text(page, seeded):
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator('a[href^="javascript"]').count() == 0
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
-    shot(page, "queue.png")
+    shot(page, shots, "queue.png")
 
     page.get_by_role("button", name="Assign to me").click()
     page.get_by_text("Assigned to you.").wait_for()
@@ -247,7 +260,7 @@ def test_queue_assign_resolve_and_hostile_post_is_text(page, seeded):
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
 
 
-def test_sources_show_health_and_what_each_platform_sees(page):
+def test_sources_show_health_and_what_each_platform_sees(page, shots):
     goto_page(page, "Sources")
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.get_by_text("What each source can and cannot see").wait_for()
@@ -256,4 +269,4 @@ def test_sources_show_health_and_what_each_platform_sees(page):
     assert any("rss" in w and "reach" in w for w in warnings), warnings
     assert any("mastodon" in w for w in warnings), warnings
     no_exception(page)
-    shot(page, "sources.png")
+    shot(page, shots, "sources.png")

@@ -322,6 +322,19 @@ def test_unknown_reply_outcome_is_verified_by_a_person(env):
     assert not [t for t in texts(at, "warning") if "outcome unknown" in t]
 
 
+def test_refresh_keeps_filters_selection_and_draft(env):
+    ids = env.add(mention(1), mention(2, platform="bluesky", external_id="b:2"))
+    at = open_item(env.page(QUEUE_PAGE), ids[0])
+    at.selectbox(key="q_f_platform").set_value("mastodon").run()
+    at.text_area(key=f"q_draft_{ids[0]}").input("Half-written reply").run()
+    (new,) = env.add(mention(3, priority=99.0))  # arrives while the agent is typing
+    at.run()  # what the fragment's run_every does: read the data again
+    assert listed(at) == [new, ids[0]]
+    assert at.selectbox(key="q_f_platform").value == "mastodon"
+    assert at.selectbox(key="q_sel").value == ids[0]
+    assert at.text_area(key=f"q_draft_{ids[0]}").value == "Half-written reply"
+
+
 def test_no_actions_without_a_name(env):
     (mid,) = env.add(mention(1))
     at = open_item(env.page(QUEUE_PAGE, user=None), mid)
