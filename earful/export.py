@@ -67,7 +67,7 @@ def export_mentions(
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
     f = filter or MentionFilter()
-    conds = f.conditions()
+    conds = f.conditions(store.dialect)
     if since is not None:
         conds.append(mentions.c.created_at >= since)
     if until is not None:

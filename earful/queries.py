@@ -53,7 +53,8 @@ class MentionFilter:
     langs: tuple[str, ...] = ()
     demo: bool | None = None  # None: both; False: real mentions only
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, dialect: str | None = None) -> list[ColumnElement[bool]]:
+        """SQL conditions; on SQLite (`dialect="sqlite"`) search uses the FTS5 index."""
         c: list[ColumnElement[bool]] = []
         if self.since is not None:
             c.append(m.created_at >= self.since)
@@ -73,13 +74,27 @@ class MentionFilter:
             c.append(m.author_followers >= self.min_followers)
         if self.demo is not None:
             c.append(m.is_demo.is_(self.demo))
-        for word in _search_words(self.search):
-            c.append(sa.func.lower(m.text).contains(word, autoescape=True))
+        words = _search_words(self.search)
+        fts = [w for w in words if re.search(r"\w", w)] if dialect == "sqlite" else []
+        if fts:
+            c.append(m.id.in_(_fts_rowids(fts)))
+        for word in words:
+            if word not in fts:
+                c.append(sa.func.lower(m.text).contains(word, autoescape=True))
         return c
 
-    def where(self, sel: Any) -> Any:
-        conds = self.conditions()
+    def where(self, sel: Any, dialect: str | None = None) -> Any:
+        conds = self.conditions(dialect)
         return sel.where(*conds) if conds else sel
+
+
+def _fts_rowids(words: list[str]) -> Any:
+    """Mention ids whose text has every word (as a word prefix) or phrase, via mentions_fts."""
+    terms = ['"' + " ".join(re.findall(r"\w+", w)) + '"*' for w in words]
+    fts = sa.table("mentions_fts", sa.column("rowid"))
+    return sa.select(fts.c.rowid).where(
+        sa.literal_column("mentions_fts").op("MATCH")(" ".join(terms))
+    )
 
 
 def _search_words(search: str) -> list[str]:
@@ -95,7 +110,10 @@ def _search_words(search: str) -> list[str]:
 def count_mentions(store: Store, f: MentionFilter | None = None) -> int:
     f = f or MentionFilter()
     with store.read() as conn:
-        return int(conn.scalar(f.where(sa.select(sa.func.count()).select_from(mentions))) or 0)
+        return int(
+            conn.scalar(f.where(sa.select(sa.func.count()).select_from(mentions), store.dialect))
+            or 0
+        )
 
 
 LIST_COLUMNS = (
@@ -135,7 +153,12 @@ def list_mentions(
         m.url,
         m.is_demo,
     )
-    sel = f.where(sel).order_by(m.created_at.desc(), m.id.desc()).limit(limit).offset(offset)
+    sel = (
+        f.where(sel, store.dialect)
+        .order_by(m.created_at.desc(), m.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     with store.read() as conn:
         rows = conn.execute(sel).all()
     return pd.DataFrame([tuple(x) for x in rows], columns=list(LIST_COLUMNS))
@@ -182,48 +205,56 @@ def label_counts(store: Store, f: MentionFilter | None = None) -> dict[str, int]
                 labels=f.labels,
             )
         return {k[0]: int(v[0]) for k, v in sums.items() if v[0]}
-    sel = f.where(sa.select(m.label, sa.func.count()).select_from(mentions)).group_by(m.label)
+    sel = f.where(
+        sa.select(m.label, sa.func.count()).select_from(mentions), store.dialect
+    ).group_by(m.label)
     with store.read() as conn:
         return {str(k): int(v) for k, v in conn.execute(sel) if v}
 
 
-def top_authors(store: Store, f: MentionFilter | None = None, *, limit: int = 10) -> pd.DataFrame:
-    """Authors in the filtered set with the biggest audience, with their mention counts.
+AUTHORS_WINDOW = 20_000  # top authors are ranked among this many newest matching mentions
 
-    Two bounded steps: the highest-follower rows of the set (walks the followers
-    index), then mention counts for just those authors (the author index).
+
+def top_authors(
+    store: Store, f: MentionFilter | None = None, *, limit: int = 10, window: int = AUTHORS_WINDOW
+) -> pd.DataFrame:
+    """Authors with the biggest audience among the newest `window` mentions of the filtered set.
+
+    Bounded on purpose: a year of mentions is never grouped at once.
     """
     f = f or MentionFilter()
-    top = (
-        f.where(sa.select(m.platform, m.author, m.author_followers))
-        .where(m.author != "", m.author_followers.is_not(None))
-        .order_by(m.author_followers.desc())
-        .limit(limit * 20)
+    newest = (
+        f.where(sa.select(m.platform, m.author, m.author_followers), store.dialect)
+        .where(m.author != "")
+        .order_by(m.created_at.desc())
+        .limit(window)
+        .subquery()
+    )
+    followers = sa.func.max(newest.c.author_followers)
+    sel = (
+        sa.select(
+            newest.c.platform,
+            newest.c.author,
+            followers.label("followers"),
+            sa.func.count().label("mentions"),
+        )
+        .group_by(newest.c.platform, newest.c.author)
+        .order_by(sa.func.coalesce(followers, -1).desc(), sa.func.count().desc())
+        .limit(limit)
     )
     with store.read() as conn:
-        best: dict[tuple[str, str], int] = {}
-        for p, a, n in conn.execute(top):
-            if (p, a) not in best:
-                best[(p, a)] = int(n)
-            if len(best) >= limit:
-                break
-        counts: dict[tuple[str, str], int] = {}
-        if best:
-            pairs = [sa.and_(m.platform == p, m.author == a) for p, a in best]
-            sel = (
-                f.where(sa.select(m.platform, m.author, sa.func.count()))
-                .where(sa.or_(*pairs))
-                .group_by(m.platform, m.author)
-            )
-            counts = {(p, a): int(n) for p, a, n in conn.execute(sel)}
-    rows = [(p, a, n, counts.get((p, a), 0)) for (p, a), n in best.items()]
-    return pd.DataFrame(rows, columns=["platform", "author", "followers", "mentions"])
+        rows = conn.execute(sel).all()
+    return pd.DataFrame(
+        [tuple(x) for x in rows], columns=["platform", "author", "followers", "mentions"]
+    )
 
 
 def sample_texts(store: Store, f: MentionFilter | None = None, *, limit: int = 2000) -> list[str]:
     """The newest `limit` texts of the filtered set (for term, hashtag and link counts)."""
     f = f or MentionFilter()
-    sel = f.where(sa.select(sa.func.substr(m.text, 1, 2000))).order_by(m.created_at.desc())
+    sel = f.where(sa.select(sa.func.substr(m.text, 1, 2000)), store.dialect).order_by(
+        m.created_at.desc()
+    )
     with store.read() as conn:
         return [str(t) for t in conn.scalars(sel.limit(limit))]
 
@@ -235,8 +266,17 @@ def has_demo(store: Store) -> bool:
 
 
 def distinct_languages(store: Store) -> list[str]:
+    """Languages seen, by hopping through the lang index (one probe per language, not per row)."""
+    sql = sa.text(
+        "WITH RECURSIVE langs(x) AS ("
+        " SELECT (SELECT MIN(lang) FROM mentions WHERE lang IS NOT NULL)"
+        " UNION ALL"
+        " SELECT (SELECT MIN(lang) FROM mentions WHERE lang > langs.x) FROM langs"
+        " WHERE langs.x IS NOT NULL"
+        ") SELECT x FROM langs WHERE x IS NOT NULL LIMIT 500"
+    )
     with store.read() as conn:
-        return sorted(str(x) for x in conn.scalars(sa.select(m.lang).distinct()) if x)
+        return sorted(str(x) for x in conn.scalars(sql) if x)
 
 
 def known_platforms(store: Store, since: datetime | None = None) -> list[str]:
@@ -504,11 +544,11 @@ def open_complaints(store: Store) -> int:
 
 
 def new_complaints(store: Store, start: datetime, end: datetime) -> int:
-    """Complaints that started waiting in [start, end)."""
+    """Complaints posted in [start, end) (the intent + time index counts them)."""
     sel = (
         sa.select(sa.func.count())
-        .select_from(queue_items.join(mentions, m.id == q.mention_id))
-        .where(q.waiting_since >= start, q.waiting_since < end, m.intent == "complaint")
+        .select_from(mentions)
+        .where(m.intent == "complaint", m.created_at >= start, m.created_at < end)
     )
     with store.read() as conn:
         return int(conn.scalar(sel) or 0)
@@ -643,6 +683,7 @@ def spike_terms(
 
 
 __all__ = [
+    "AUTHORS_WINDOW",
     "Kpi",
     "MentionFilter",
     "Spike",

@@ -352,6 +352,37 @@ def _coarse_rollups(conn: Connection) -> None:
     )
 
 
+def _search_and_intent(conn: Connection) -> None:
+    """Complaints by time (index), and on SQLite a full-text index of mention text (FTS5)."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_mentions_intent_created_at ON mentions (intent, created_at)"
+    )
+    if conn.dialect.name != "sqlite":
+        return  # PostgreSQL searches with LIKE on lower(text)
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS mentions_fts USING fts5("
+        "text, content='mentions', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+    )
+    conn.exec_driver_sql("INSERT INTO mentions_fts(mentions_fts) VALUES ('rebuild')")
+    for name, body in (
+        ("ai AFTER INSERT", "INSERT INTO mentions_fts(rowid, text) VALUES (new.id, new.text)"),
+        (
+            "ad AFTER DELETE",
+            "INSERT INTO mentions_fts(mentions_fts, rowid, text) VALUES ('delete', old.id, old.text)",
+        ),
+        (
+            "au AFTER UPDATE OF text",
+            "INSERT INTO mentions_fts(mentions_fts, rowid, text) VALUES ('delete', old.id, old.text);"
+            " INSERT INTO mentions_fts(rowid, text) VALUES (new.id, new.text)",
+        ),
+    ):
+        suffix, event = name.split(" ", 1)
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER IF NOT EXISTS trg_mentions_fts_{suffix} {event} ON mentions "
+            f"BEGIN {body}; END"
+        )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (
         1,
@@ -373,4 +404,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         ),
     ),
     (6, "entity-hourly and daily rollups kept by triggers", _coarse_rollups),
+    (7, "complaints-by-time index and full-text search of mentions", _search_and_intent),
 ]

@@ -331,3 +331,28 @@ def test_coarse_rollups_follow_the_hourly_rollup(store):
     f = MentionFilter(since=start, until=end)
     assert int(qy.rollup_totals(store, start, end)["n"].sum()) == qy.count_mentions(store, f)
     assert sum(qy.label_counts(store, f).values()) == qy.count_mentions(store, f)
+
+
+def test_sqlite_search_index_follows_inserts_and_deletes(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'fts.db'}")
+    s.upgrade()
+    seed(s, hours=2)
+    f = MentionFilter(search="refund")
+    assert qy.count_mentions(s, f) == 2
+    with s.read() as conn:  # the search really goes through the FTS index
+        plan = " ".join(
+            str(r[-1])
+            for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM mentions WHERE id IN "
+                "(SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH '\"refund\"*')"
+            )
+        )
+    assert "mentions_fts" in plan
+    neutral = make_mentions(hours=1)[2]  # needs no reply: no queue row to keep it
+    extra = dataclasses.replace(neutral, external_id="new", text="acme refund now")
+    s.save_page("t", "q2", [extra], None, now=NOW)
+    assert qy.count_mentions(s, f) == 3
+    assert qy.count_mentions(s, MentionFilter(search="REFUN")) == 3  # word prefixes
+    with s.write() as conn:
+        conn.exec_driver_sql("DELETE FROM mentions WHERE external_id = 'new'")
+    assert qy.count_mentions(s, f) == 2
