@@ -180,3 +180,13 @@ def test_empty_mentions_page(env):
     at = page("mentions")
     assert not at.exception
     assert "earful demo" in _texts(at)
+
+
+def test_sidebar_who_am_i_is_kept_in_the_session(env):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=30).run()
+    assert not at.exception, at.exception
+    at.sidebar.selectbox(key="earful_who_pick").set_value("Ana").run()
+    assert at.session_state["earful_user"] == "Ana"
+    at.sidebar.selectbox(key="earful_who_pick").set_value("Someone else…").run()
+    at.sidebar.text_input(key="earful_who_typed").set_value("  Zoe ").run()
+    assert at.session_state["earful_user"] == "Zoe"
