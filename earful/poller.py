@@ -75,6 +75,7 @@ class PollResult:
     error: SourceError | None = None
     busy: bool = False
     attempts: int = 0
+    more: bool = False  # stopped at the page bound with more to fetch: poll again soon
     queries: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -293,7 +294,7 @@ class Poller:
                     "last_success": now,
                     "consecutive_failures": 0,
                     "rate_limited_until": None,
-                    "next_poll": now + src.every,
+                    "next_poll": now if res.more else now + src.every,
                 }
             else:
                 err = res.error
@@ -364,7 +365,10 @@ class Poller:
             for page in listener.poll(query, cursor):
                 self._save(src, query, page, res)
                 pages += 1
-                if self.stop.is_set() or pages >= max_pages or page.done:
+                if page.done or self.stop.is_set():
+                    break
+                if pages >= max_pages:
+                    res.more = True
                     break
             if self.stop.is_set():
                 return

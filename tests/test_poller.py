@@ -545,3 +545,22 @@ def test_two_workers_on_postgres_never_poll_one_source_at_once(pg_url, monkeypat
         for s in servers:
             s.stop()
         store.engine.dispose()
+
+
+def test_live_poll_bounded_by_pages_comes_back_at_once(scripted, store, client, monkeypatch):
+    import earful.poller as poller_mod
+
+    monkeypatch.setattr(poller_mod, "MAX_PAGES_LIVE", 2)
+    scripted["ok"] = [
+        [Page([mk(1)], {"n": 1}), Page([mk(2)], {"n": 2}), Page([mk(3)], {"n": 3}, done=True)],
+        [Page([mk(3)], {"n": 3}, done=True)],
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok", "every": "10m"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    p.run_source(settings.sources[0], once=False)
+    h = health(store, "scripted")
+    assert ids(store) == ["s1", "s2"] and h["next_poll"] == NOW  # more to fetch: due now
+    assert store.get_cursor("scripted", "all") == {"n": 2}
+    p.run_source(settings.sources[0], once=False)
+    assert ids(store) == ["s1", "s2", "s3"]
+    assert health(store, "scripted")["next_poll"] == NOW + timedelta(minutes=10)
