@@ -171,13 +171,28 @@ def verify(reply_id: int, sent: bool, actor: str) -> None:
 # -- the page ------------------------------------------------------------------------------
 st.title("Reply queue")
 team = list(dict.fromkeys([*settings.dashboard.team, *([user] if user else [])]))
+
+
+def first_page() -> None:
+    ss["q_f_page"] = 1
+
+
 with st.container(horizontal=True):
-    st.multiselect("Status", QUEUE_STATUSES, default=["open"], key="q_f_status")
-    st.selectbox("Assignee", [ANYONE, *team], key="q_f_assignee")
-    st.selectbox("Platform", ["All", *PLATFORMS], key="q_f_platform")
-    st.selectbox("Intent", ["All", *INTENTS], key="q_f_intent")
-    st.toggle("Breached SLA only", key="q_f_breached")
+    reset = {"on_change": first_page}
+    st.multiselect("Status", QUEUE_STATUSES, default=["open"], key="q_f_status", **reset)
+    st.selectbox("Assignee", [ANYONE, *team], key="q_f_assignee", **reset)
+    st.selectbox("Platform", ["All", *PLATFORMS], key="q_f_platform", **reset)
+    st.selectbox("Intent", ["All", *INTENTS], key="q_f_intent", **reset)
+    st.toggle("Breached SLA only", key="q_f_breached", **reset)
     st.number_input("Page", min_value=1, step=1, key="q_f_page")
+
+
+def pick_row() -> None:
+    """A click on a table row opens that item (rows as the agent saw them)."""
+    rows = ss["q_table"].selection.rows
+    shown = ss.get("q_ids") or []
+    if rows and rows[0] < len(shown):
+        ss["q_sel"] = shown[rows[0]]
 
 
 def flash() -> None:
@@ -206,11 +221,15 @@ def queue_view() -> None:
         settings=settings,
     )
     more, items = len(items) > PAGE_SIZE, items[:PAGE_SIZE]
-    demo_badge(any(it.get("is_demo") for it in items))
+    demo_badge(any(str(it.get("external_id", "")).startswith("demo:") for it in items))
     flash()
-    if not items and not ss.get("q_sel"):
-        empty_state("no_queue" if not ss.get("q_f_breached") else "no_match")
-        return
+    if not items:
+        filtered = (
+            ss.get("q_f_breached")
+            or page > 1
+            or any(ss.get(k, "All") not in ("All", ANYONE) for k in ("q_f_platform", "q_f_intent"))
+        )
+        empty_state("no_match" if filtered else "no_queue")
     rows = []
     for it in items:
         sla, breached = sla_text(it)
@@ -227,9 +246,23 @@ def queue_view() -> None:
                 "post": display_safe(it.get("text"), 140).replace("\n", " "),
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="q_table")
-    st.caption(f"Page {page}" + (" · more on the next page" if more else ""))
     ids = [int(it["mention_id"]) for it in items]
+    if rows:
+        ss["q_ids"] = ids
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="q_table",
+            on_select=pick_row,
+            selection_mode="single-row",
+        )
+        st.caption(
+            f"Page {page}"
+            + (" · more on the next page" if more else "")
+            + " · click a row to open it"
+        )
+    if not ids and ss.get("q_sel") is None:
+        return
     label = {r["id"]: f"#{r['id']} · {r['platform']} · {r['intent']} · {r['SLA']}" for r in rows}
     if ss.get("q_sel") not in (None, *ids):
         ids.append(int(ss["q_sel"]))  # keep the open item even when it left this page

@@ -122,11 +122,18 @@ def raw_markdown(at: AppTest) -> list[str]:
     return [str(el.value) for k in kinds for el in getattr(at, k)]
 
 
+def queue_table(at: AppTest):
+    """The queue table (the one with an SLA column), or None when the page shows none."""
+    for df in at.dataframe:
+        if "SLA" in df.value.columns:
+            return df.value
+    return None
+
+
 def listed(at: AppTest) -> list[int]:
     """Ids in the queue table (empty when the page shows no table)."""
-    if not len(at.dataframe) or at.dataframe[0].value.empty:
-        return []
-    return [int(i) for i in at.dataframe[0].value["id"]]
+    table = queue_table(at)
+    return [] if table is None else [int(i) for i in table["id"]]
 
 
 def open_item(at: AppTest, mid: int) -> AppTest:
@@ -148,13 +155,24 @@ def test_queue_lists_highest_priority_first_and_filters(env):
     )
     at = env.page(QUEUE_PAGE)
     assert not at.exception
-    table = at.dataframe[0].value
+    table = queue_table(at)
     assert list(table["id"]) == [ids[1], ids[2], ids[0]]
     at.selectbox(key="q_f_platform").set_value("bluesky").run()
-    assert list(at.dataframe[0].value["id"]) == [ids[1]]
+    assert list(queue_table(at)["id"]) == [ids[1]]
     at.selectbox(key="q_f_platform").set_value("All").run()
     at.selectbox(key="q_f_intent").set_value("question").run()
-    assert list(at.dataframe[0].value["id"]) == [ids[2]]
+    assert list(queue_table(at)["id"]) == [ids[2]]
+
+
+def test_queue_is_paged_and_a_new_filter_starts_at_page_one(env):
+    ids = env.add(*[mention(i, priority=float(i)) for i in range(1, 31)])
+    at = env.page(QUEUE_PAGE)
+    assert listed(at) == ids[::-1][:25]
+    at.number_input(key="q_f_page").set_value(2).run()
+    assert listed(at) == ids[::-1][25:]
+    at.selectbox(key="q_f_intent").set_value("praise").run()
+    assert at.number_input(key="q_f_page").value == 1 and listed(at) == []
+    assert any("No mentions match these filters" in t for t in texts(at, "info"))
 
 
 def test_queue_breached_only_filter(env):
@@ -164,9 +182,9 @@ def test_queue_breached_only_filter(env):
         mention(2, priority=10.0),
     )
     at = env.page(QUEUE_PAGE)
-    assert len(at.dataframe[0].value) == 2
+    assert len(queue_table(at)) == 2
     at.toggle(key="q_f_breached").set_value(True).run()
-    table = at.dataframe[0].value
+    table = queue_table(at)
     assert list(table["id"]) == [ids[0]]
     assert table["SLA"].iloc[0].startswith("⚠ breached")
 
@@ -370,7 +388,7 @@ def test_hostile_post_is_inert_text(env):
     for md in raw_markdown(at):
         assert not LIVE_MARKUP.search(md), md
     # The queue table holds the same text as plain cells.
-    assert at.dataframe[0].value["post"].iloc[0].startswith("<img src=x")
+    assert queue_table(at)["post"].iloc[0].startswith("<img src=x")
 
 
 # -- sources -------------------------------------------------------------------------------
