@@ -66,7 +66,8 @@ def _kpis(cur: pd.DataFrame, prev: pd.DataFrame, period) -> list[Kpi]:  # noqa: 
             frt,
             frt_prev,
             "seconds",
-            "Median time from a post to its first reply, for first replies made in the period.",
+            "Median time from a post to its first reply, for first replies made in the period "
+            "(the newest 20,000 when there are more).",
             inverse=True,
         ),
         Kpi(

@@ -48,6 +48,13 @@ TARGET_S, TARGET_MB = 1.0, 300.0
 
 
 def peak_mb() -> float:
+    """This process's peak RSS (VmHWM; ru_maxrss can carry the parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 

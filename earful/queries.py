@@ -560,19 +560,29 @@ def _seconds_between(store: Store, later: Any, earlier: Any) -> Any:
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
 
 
-def median_first_response(store: Store, start: datetime, end: datetime) -> float | None:
-    """Median seconds from waiting_since to first_reply_at, for first replies made in [start, end)."""
+FRT_WINDOW = 20_000  # first replies considered by the median (the newest ones)
+
+
+def median_first_response(
+    store: Store, start: datetime, end: datetime, *, window: int = FRT_WINDOW
+) -> float | None:
+    """Median seconds from waiting_since to first_reply_at, for first replies made in [start, end).
+
+    Bounded: among the newest `window` first replies of the period (exact below that).
+    """
     dur = _seconds_between(store, q.first_reply_at, q.waiting_since)
-    where = (q.first_reply_at.is_not(None), q.first_reply_at >= start, q.first_reply_at < end)
+    sel = (
+        sa.select(dur)
+        .where(q.first_reply_at.is_not(None), q.first_reply_at >= start, q.first_reply_at < end)
+        .order_by(q.first_reply_at.desc())
+        .limit(window)
+    )
     with store.read() as conn:
-        n = int(conn.scalar(sa.select(sa.func.count()).select_from(queue_items).where(*where)) or 0)
-        if not n:
-            return None
-        sel = sa.select(dur).where(*where).order_by(dur)
-        if n % 2:
-            return float(conn.scalar(sel.offset(n // 2).limit(1)))
-        a, b = conn.scalars(sel.offset(n // 2 - 1).limit(2)).all()
-        return (float(a) + float(b)) / 2
+        values = sorted(float(x) for x in conn.scalars(sel) if x is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
 # -- spikes ---------------------------------------------------------------------------
@@ -684,6 +694,7 @@ def spike_terms(
 
 __all__ = [
     "AUTHORS_WINDOW",
+    "FRT_WINDOW",
     "Kpi",
     "MentionFilter",
     "Spike",
