@@ -104,11 +104,7 @@ def health() -> None:
             box = st.error if r.get("status") == "failing" else st.warning
             box(f"**{esc(r.get('name'))}**: {esc(what)}")
 
-    gaps = [
-        a
-        for a in alerts.list_alerts(store, since=now - timedelta(days=7))
-        if a.get("kind") == "gap"
-    ]
+    gaps = alerts.list_alerts(store, since=now - timedelta(days=7), kind="gap", limit=20)
     st.subheader("Gap alerts")
     if gaps:
         for a in gaps:

@@ -428,6 +428,17 @@ def test_sources_health_errors_and_gaps(env):
                 summary="demo usually yields mentions but has been silent for 6 hours",
             )
         )
+        conn.execute(
+            sa.insert(alerts_table).values(
+                kind="volume_spike",
+                subject="Acme",
+                dedupe_key="spike:acme:1",
+                window_start=now - timedelta(hours=2),
+                window_end=now,
+                created_at=now - timedelta(minutes=20),
+                summary="Acme volume x5",
+            )
+        )
     at = env.page(SOURCES_PAGE)
     assert not at.exception
     table = at.dataframe[0].value
@@ -439,6 +450,7 @@ def test_sources_health_errors_and_gaps(env):
         t.replace("**", "").startswith("demo: cannot reach the server <script>") for t in errors
     )
     assert any("silent for 6 hours" in t for t in errors)
+    assert not any("volume x5" in t for t in errors)  # spikes belong to the Overview
     assert any("synthetic" in t.lower() for t in texts(at, "markdown"))
     for md in raw_markdown(at):
         assert not LIVE_MARKUP.search(md), md
