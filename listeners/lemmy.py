@@ -10,7 +10,8 @@ searches per 600 s), 429 when exceeded; one poll costs one search per page
 per (term, type).
 Cursor: `{"watermark": ISO}` = the newest `published` seen by the last
 complete walk. A poll walks pages newest first and stops at the page that
-reaches watermark - overlap (federated items can arrive a little late); while
+reaches watermark - overlap (federated items can arrive a little late; the
+first poll walks at most `max_pages` per term and type); while
 walking, `walk` (step, page, newest seen) is saved too, so a crash resumes the
 walk. Numeric ids are instance-local: the key is `ap_id`, so the same post
 seen through several instances (several sources) is stored once. Deleted and
@@ -38,7 +39,7 @@ class LemmyOptions(BaseModel):
     api: Literal["auto", "v3", "v4"] = "auto"
     limit: int = Field(50, ge=1, le=50)
     overlap_seconds: int = Field(600, ge=0)
-    max_pages: int = Field(20, ge=1)
+    max_pages: int = Field(20, ge=1)  # per (term, type) on the first poll: bounds the backfill
 
 
 def _host(actor_id: str) -> str:
@@ -199,7 +200,7 @@ class LemmyListener(Listener):
             more = (
                 n_items > 0
                 and not reached
-                and walk["page"] < opts.max_pages
+                and (watermark is not None or walk["page"] < opts.max_pages)
                 and (next_cursor if v4 else n_items >= opts.limit)
             )
             walk = dict(walk)

@@ -290,3 +290,13 @@ def test_rate_limit_on_search_is_health_not_crash(srv, store):
     lines = run(srv, store)
     assert "lemmy: ok" in lines[0]  # a 60 s default wait is short: --once waited it out
     assert len(srv.served("/api/v3/search")) >= 7
+
+
+def test_later_polls_walk_past_max_pages_until_the_watermark(srv, store):
+    fake = LemmyFake(posts=[post_view(1, NOW - timedelta(hours=1), "acme first")])
+    fake.install(srv)
+    run(srv, store, limit=5, max_pages=2)
+    burst = [post_view(i, NOW + timedelta(seconds=i), f"acme burst {i}") for i in range(2, 40)]
+    fake.posts += burst
+    run(srv, store, clock=NOW + timedelta(hours=1), limit=5, max_pages=2)
+    assert len(ids(store)) == 39  # nothing lost although 8 pages were needed
