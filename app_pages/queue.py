@@ -79,7 +79,9 @@ def act(kind: str, mid: int, version: int, actor: str) -> None:
             status = ss[f"q_status_{mid}"]
             until = None
             if status == "snoozed":
-                d, t = ss[f"q_snooze_d_{mid}"], ss[f"q_snooze_t_{mid}"]
+                d, t = ss.get(f"q_snooze_d_{mid}"), ss.get(f"q_snooze_t_{mid}")
+                if d is None or t is None:
+                    raise ValueError("pick the date and time to snooze until")
                 until = datetime.combine(d, t, tzinfo=tz)
             q.set_status(
                 store, mid, status, actor=actor, expected_version=version, snoozed_until=until

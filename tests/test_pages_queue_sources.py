@@ -460,3 +460,32 @@ def test_sources_never_polled(env):
     at = env.page(SOURCES_PAGE)
     assert not at.exception
     assert "never polled" in at.dataframe[0].value["status"].iloc[0]
+
+
+# -- conversation context (earful.conversation), on SQLite and PostgreSQL ------------------
+def test_thread_and_author_history_queries(any_store):
+    from earful.conversation import author_history, thread_for
+
+    now = datetime.now(UTC)
+    t0 = now - timedelta(hours=5)
+    ids = list(
+        any_store.save_page(
+            "test",
+            "q",
+            [
+                mention(1, author="kim", thread_id="th", created_at=t0),
+                mention(2, author="lee", thread_id="th", created_at=t0 + timedelta(hours=1)),
+                mention(3, author="kim", created_at=t0 - timedelta(days=3)),
+                mention(4, author="kim", platform="bluesky", external_id="b:4"),  # other platform
+                mention(5, author="kim", created_at=now),  # later: not "earlier"
+                mention(6, author="ann", thread_id="other", created_at=t0),
+            ],
+            None,
+        ).inserted_ids
+    )
+    assert [r["id"] for r in thread_for(any_store, ids[0])] == [ids[1]]
+    assert [r["id"] for r in thread_for(any_store, ids[1])] == [ids[0]]
+    assert thread_for(any_store, ids[2]) == []  # no thread known
+    assert [r["id"] for r in author_history(any_store, ids[0])] == [ids[2]]
+    assert [r["id"] for r in author_history(any_store, ids[4])] == [ids[0], ids[2]]
+    assert author_history(any_store, 999_999) == []
