@@ -462,9 +462,13 @@ class Poller:
         if self._chores_at is not None and now - self._chores_at < CHORES_EVERY:
             return
         self._chores_at = now
-        from earful.alerts import housekeeping
+        try:
+            from earful.alerts import housekeeping
 
-        for line in housekeeping(self.store, self.settings, self.client, now, sleep=self.sleep):
+            lines = housekeeping(self.store, self.settings, self.client, now, sleep=self.sleep)
+        except Exception as exc:  # noqa: BLE001 - chores must never stop the polling
+            lines = [f"chores failed: {type(exc).__name__}: {exc}"]
+        for line in lines:
             self.out(line)
 
     def _idle_seconds(self, sources: list[SourceConfig]) -> float:
