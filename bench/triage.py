@@ -38,6 +38,12 @@ def load() -> dict[str, list]:
     """Each set as plain tuples: (text, gold...)."""
     return {
         "complaints": [(r["text"], r["complaint"]) for r in _data.complaints()],
+        # Earful only ever sees posts that name a brand: the set's replies to brand accounts.
+        "complaints_brand": [
+            (r["text"], r["complaint"])
+            for r in _data.complaints()
+            if not r["domain"].startswith("random")
+        ],
         "airline": [(r["text"], r["label"], r["reason"]) for r in _data.airline_tweets()],
         "s140": [(r["text"], r["polarity"]) for r in _data.sentiment140()],
         "vader": [(r["text"], r["mean"]) for r in _data.vader_tweets()],
@@ -114,6 +120,19 @@ def main() -> int:
         ("complaints: precision", f"{v.precision:.3f}", f"{e.precision:.3f}", ""),
         ("complaints: recall", f"{v.recall:.3f}", f"{e.recall:.3f}", ""),
         ("complaints: F1", f"{v.f1:.3f}", f"{e.f1:.3f}", ">= 0.80"),
+    ]
+    brand = data["complaints_brand"]
+    gold = [g for _, g in brand]
+    v = prf([vader_compound(t) <= -0.05 for t, _ in brand], gold)
+    e = prf([earful(t)[0] == "complaint" for t, _ in brand], gold)
+    rows += [
+        (
+            f"  replies to brands only (n={len(brand)}): P / R",
+            f"{v.precision:.2f}/{v.recall:.2f}",
+            f"{e.precision:.2f}/{e.recall:.2f}",
+            "",
+        ),
+        ("  replies to brands only: F1", f"{v.f1:.3f}", f"{e.f1:.3f}", ""),
     ]
 
     # Airline tweets: negative = complaint intent or negative label.

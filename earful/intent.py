@@ -444,6 +444,25 @@ SIGNALS: tuple[Signal, ...] = (
         r"\b(?:still|again|at all|whatsoever|sitting (?:here|on|at|in))\b",
         "still|again|at|whatsoever|sitting",
     ),
+    _sig(
+        "problem",
+        "asks if others have the problem",
+        1.0,
+        r"\b(?:any ?(?:one|body) else (?:having|getting|seeing|experiencing|with|had|got)|"
+        r"is (?:it|this) (?:just me|normal|supposed)|any reason why|whats (?:up|happening|wrong) "
+        r"with|what is (?:up|happening|wrong) with|is something wrong)\b",
+        "any|anyone|anybody|is|whats|what",
+        also="else|just|normal|supposed|reason|up|happening|wrong|something",
+    ),
+    _sig(
+        "problem",
+        "polite but",
+        0.8,
+        r"\b(?:thanks?|thank you|thx|appreciate\w*|great|nice|love|good|ok|okay|fine)\b"
+        r"[^.!?]{0,60}\b(?:but|however|though|although|except)\b",
+        "thank|thanks|thx|ty|appreciate|great|nice|love|good|ok|okay|fine",
+        also="but|however|though|although|except",
+    ),
     # Negated help: the brand did not help.
     _sig(
         "nohelp",
