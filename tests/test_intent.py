@@ -67,6 +67,17 @@ def labels(text: str) -> set[str]:
         ("thanks for losing my bag", "sarcastic thanks"),
         ("great job on the update... not", "sarcastic thanks"),
         ("love waiting on the phone all morning", "sarcastic thanks"),
+        # more service cues
+        ("is anyone else having trouble with the checkout", "asks if others have the problem"),
+        ("thanks for replying but the fault is back", "polite but"),
+        ("the new tariff #fail", "complaint hashtag"),
+        ("the lady at the call centre", "about the staff"),
+        ("about my refund from March", "about their own order"),
+        ("following up on case number 5521", "chasing it up"),
+        ("the heating is broken again", "still unresolved"),
+        ("what happened to my order", "asks where their order is"),
+        ("why is my bill so high", "asks why it went wrong"),
+        ("never shopping with them again", "will leave"),
         # questions and praise
         ("does anyone know if the store opens sunday", "asks a question"),
         ("what time do you open?", "asks a question"),
