@@ -223,6 +223,18 @@ def run_workers(config: Path, db: str, sources: list[str | None], total: int) ->
     return max(inner) if inner else wall
 
 
+def pg_database(server_url: str, name: str) -> str:
+    """A fresh database `name` on the server (dropped and recreated); its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
 def vader_rate(texts: list[str]) -> float:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -275,6 +287,12 @@ def main() -> None:
     ap.add_argument(
         "--db-dir", default=None, help="where the SQLite files go (default: a temp dir)"
     )
+    ap.add_argument(
+        "--pg",
+        metavar="URL",
+        default=os.environ.get("EARFUL_BENCH_PG_URL"),
+        help="also run on PostgreSQL: a server URL whose user may CREATE DATABASE",
+    )
     args = ap.parse_args()
 
     from localserver import LocalServer
@@ -293,24 +311,33 @@ def main() -> None:
     progress("stage by stage, in this process")
     per_stage = stages(posts, tmp)
 
-    with LocalServer() as one:
-        one.route("/api/v1/search_by_date", FastAlgolia(posts))
-        cfg = tmp / "one.toml"
-        write_config(cfg, [one.url])
-        progress("one worker process, one source")
-        db1 = f"sqlite:///{tmp / 'one.db'}"
-        t1 = run_workers(cfg, db1, [None], n)
-        requests_one = len(one.requests)
+    def one_worker(db: str) -> tuple[float, int]:
+        with LocalServer() as one:
+            one.route("/api/v1/search_by_date", FastAlgolia(posts))
+            cfg = tmp / "one.toml"
+            write_config(cfg, [one.url])
+            return run_workers(cfg, db, [None], n), len(one.requests)
 
-    half = n // 2
-    with LocalServer() as a, LocalServer() as b:
-        a.route("/api/v1/search_by_date", FastAlgolia(posts[:half]))
-        b.route("/api/v1/search_by_date", FastAlgolia(posts[half:]))
-        cfg2 = tmp / "two.toml"
-        write_config(cfg2, [a.url, b.url])
-        progress("two worker processes, two sources, one database")
-        db2 = f"sqlite:///{tmp / 'two.db'}"
-        t2 = run_workers(cfg2, db2, ["hn0", "hn1"], n)
+    def two_workers(db: str) -> float:
+        half = n // 2
+        with LocalServer() as a, LocalServer() as b:
+            a.route("/api/v1/search_by_date", FastAlgolia(posts[:half]))
+            b.route("/api/v1/search_by_date", FastAlgolia(posts[half:]))
+            cfg2 = tmp / "two.toml"
+            write_config(cfg2, [a.url, b.url])
+            return run_workers(cfg2, db, ["hn0", "hn1"], n)
+
+    progress("one worker process, one source (SQLite)")
+    t1, requests_one = one_worker(f"sqlite:///{tmp / 'one.db'}")
+    progress("two worker processes, two sources, one SQLite database")
+    t2 = two_workers(f"sqlite:///{tmp / 'two.db'}")
+    pg: tuple[float, float] | None = None
+    if args.pg:
+        dbs = [pg_database(args.pg, f"earful_bench_{k}") for k in ("one", "two")]
+        progress("one worker process (PostgreSQL)")
+        p1, _ = one_worker(dbs[0])
+        progress("two worker processes (PostgreSQL)")
+        pg = (p1, two_workers(dbs[1]))
 
     one_rate = n / t1
     two_rate = n / t2
@@ -320,6 +347,10 @@ def main() -> None:
     print(f"ratio to VADER (aim >= 0.8):        {one_rate / vader:10.2f}")
     print(f"earful ingest, 2 workers (SQLite):  {two_rate:10,.0f} posts/s  ({t2:.1f} s)")
     print(f"scaling with a second worker:       {two_rate / one_rate:10.2f}x")
+    if pg is not None:
+        print(f"earful ingest, 1 worker (PostgreSQL):  {n / pg[0]:7,.0f} posts/s  ({pg[0]:.1f} s)")
+        print(f"earful ingest, 2 workers (PostgreSQL): {n / pg[1]:7,.0f} posts/s  ({pg[1]:.1f} s)")
+        print(f"scaling with a second worker (PostgreSQL): {pg[0] / pg[1]:6.2f}x")
     print(f"cores available: {os.cpu_count()}")
     print("where the time goes (microseconds per post, one process):")
     print(f"  {'VADER polarity_scores alone':<40} {1e6 / vader:8.1f}")
