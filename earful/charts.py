@@ -31,7 +31,7 @@ def _time_axis(hourly: bool) -> alt.X:
 
 def volume_chart(
     df: pd.DataFrame, *, hourly: bool, spikes: pd.DataFrame | None = None
-) -> alt.Chart:
+) -> alt.Chart | alt.LayerChart:
     """Mentions per bucket stacked by sentiment (columns bucket, label, n), spikes marked."""
     data = df.assign(bucket=_wall(df["bucket"])) if not df.empty else df
     bars = (
@@ -54,10 +54,10 @@ def volume_chart(
     )
     if spikes is None or spikes.empty:
         return bars.properties(height=280)
-    return alt.layer(bars, spike_layer(spikes)).properties(height=280)
+    return alt.LayerChart(layer=[bars, spike_layer(spikes)], height=280)
 
 
-def spike_layer(spikes: pd.DataFrame) -> alt.Chart:
+def spike_layer(spikes: pd.DataFrame) -> alt.LayerChart:
     """Vertical markers at spike times, explained on hover (columns at, kind, subject, summary, terms, platforms)."""
     data = spikes.assign(at=_wall(spikes["at"]))
     base = alt.Chart(data).encode(
@@ -75,7 +75,7 @@ def spike_layer(spikes: pd.DataFrame) -> alt.Chart:
     flag = base.mark_point(shape="triangle-down", size=140, filled=True, color="#7C2D12").encode(
         y=alt.value(6)
     )
-    return alt.layer(rule, flag)
+    return alt.LayerChart(layer=[rule, flag])
 
 
 def net_sentiment_chart(df: pd.DataFrame, *, hourly: bool) -> alt.Chart:

@@ -352,6 +352,12 @@ def _coarse_rollups(conn: Connection) -> None:
     )
 
 
+def _followers_index(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_mentions_followers ON mentions (author_followers)"
+    )
+
+
 def _search_and_intent(conn: Connection) -> None:
     """Complaints by time (index), and on SQLite a full-text index of mention text (FTS5)."""
     conn.exec_driver_sql(
@@ -396,13 +402,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     ),
     (3, "alerts and canned replies", _create(alerts, canned_replies)),
     (4, "dashboard read indexes", _dashboard_indexes),
-    (
-        5,
-        "mentions by audience (top authors by reach)",
-        lambda conn: conn.exec_driver_sql(
-            "CREATE INDEX IF NOT EXISTS ix_mentions_followers ON mentions (author_followers)"
-        ),
-    ),
+    (5, "mentions by audience (top authors by reach)", _followers_index),
     (6, "entity-hourly and daily rollups kept by triggers", _coarse_rollups),
     (7, "complaints-by-time index and full-text search of mentions", _search_and_intent),
 ]
