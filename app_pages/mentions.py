@@ -21,7 +21,7 @@ from app_pages._common import (
 from earful import charts
 from earful.export import export_bytes
 from earful.models import INTENTS, LABELS
-from earful.queries import MentionFilter, top_hashtags, top_links, top_terms
+from earful.queries import AUTHORS_WINDOW, MentionFilter, top_hashtags, top_links, top_terms
 
 PAGE_SIZE = 50
 SAMPLE = 2000  # newest texts used for terms, hashtags and links
@@ -168,6 +168,8 @@ def mentions_page() -> None:
     with a:
         st.markdown("**Top authors by reach**")
         st.dataframe(read(url, "top_authors", f), hide_index=True, width="stretch")
+        if total > AUTHORS_WINDOW:
+            st.caption(f"Among the newest {AUTHORS_WINDOW:,} matching mentions.")
         terms = top_terms(texts, exclude=[t for ts in settings.entities().values() for t in ts])
         if terms:
             st.altair_chart(charts.ranked_bar_chart(terms, title="Top terms"), width="stretch")
