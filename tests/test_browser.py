@@ -159,16 +159,21 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser, server):
+def open_app(browser, server, errors: list[str]):  # type: ignore[no-untyped-def]
     ctx = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
     ctx.set_default_timeout(30_000)
     pg = ctx.new_page()
-    errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.goto(server.url, wait_until="domcontentloaded")
     pg.get_by_role("heading", name="Overview").first.wait_for()
     wait_idle(pg)
+    return ctx, pg
+
+
+@pytest.fixture
+def page(browser, server):
+    errors: list[str] = []
+    ctx, pg = open_app(browser, server, errors)
     yield pg
     ctx.close()
     assert not [e for e in errors if "__pwned" in e], errors
@@ -270,3 +275,33 @@ def test_sources_show_health_and_what_each_platform_sees(page, shots):
     assert any("mastodon" in w for w in warnings), warnings
     no_exception(page)
     shot(page, shots, "sources.png")
+
+
+def test_two_agents_on_one_item_nothing_is_overwritten(browser, server, seeded):
+    from earful import queue as q
+
+    mid = q.list_queue(seeded["store"], limit=1)[0]["mention_id"]
+    errors: list[str] = []
+    agents = {}
+    try:
+        for name in ("Alex", "Sam"):
+            ctx, pg = open_app(browser, server, errors)
+            agents[name] = (ctx, pg)
+            choose(pg, "Who are you?", name, root=pg.locator('[data-testid="stSidebar"]'))
+            goto_page(pg, "Reply queue")
+            choose(pg, "Open item", f"#{mid} ·")
+        alex, sam = agents["Alex"][1], agents["Sam"][1]
+        choose(alex, "Set status", "dismissed")  # Alex is about to dismiss it...
+        sam.get_by_role("button", name="Assign to me").click()  # ...when Sam takes it
+        sam.get_by_text("Assigned to you.").wait_for()
+        alex.get_by_role("button", name="Apply").click()
+        alex.get_by_text("changed by Sam").wait_for()
+        item = q.get_item(seeded["store"], mid)
+        assert (item["status"], item["assignee"]) == ("open", "Sam")
+        # Alex now sees the current state, not the one the click was based on.
+        captions = alex.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+        assert any("assigned to Sam" in t for t in captions), captions
+    finally:
+        for ctx, _pg in agents.values():
+            ctx.close()
+    assert not errors, errors
