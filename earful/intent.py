@@ -557,7 +557,8 @@ _NEGATIONS = frozenset(
     "not no never nothing nobody none cant wont dont didnt doesnt isnt arent wasnt werent "
     "havent hasnt hadnt couldnt wouldnt shouldnt cannot".split()
 )
-_CAPS = re.compile(r"[A-Z]{4,}")
+# A word of four or more capitals that is not part of a @handle or #hashtag.
+_SHOUT = re.compile(r"[A-Z](?<![@#\w][A-Z])[A-Z]{3,}(?!\w)")
 # A sentence that opens like a question, even without a question mark.
 _Q_FIRST = frozenset("how what when where which who whom whose any anyone anybody".split())
 _Q_PAIRS = frozenset(
@@ -629,17 +630,6 @@ def normalise(text: str) -> str:
     return " " + " ".join(_tokens(text)) + " "
 
 
-def _shouts(text: str) -> bool:
-    """A word of four or more capitals that is not a @handle or #hashtag."""
-    for m in _CAPS.finditer(text):
-        start, end = m.span()
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or before in "@#_" or after.isalnum() or after == "_"):
-            return True
-    return False
-
-
 def signals(text: str) -> list[tuple[Signal, str]]:
     """The signals that fire on text, each with the words that matched."""
     tokens = _tokens(text)
@@ -676,7 +666,7 @@ def signals(text: str) -> list[tuple[Signal, str]]:
         out.append((TO_YOU, ""))
     negations = len(_NEGATIONS & tokset)
     out += [(NEGATION, "")] * min(negations, 2)
-    if "?!" in text or "!?" in text or "??" in text or (_CAPS.search(text) and _shouts(text)):
+    if "?!" in text or "!?" in text or "??" in text or _SHOUT.search(text):
         out.append((SHOUTING, ""))
     return out
 
@@ -690,23 +680,32 @@ def _by_weight(fired: tuple[Signal, str]) -> float:
     return -fired[0].weight
 
 
+_REASON_KINDS = {
+    "complaint": frozenset(_KINDS_COMPLAINT),
+    "question": frozenset(("help", "question")),
+}
+_PRAISE_KINDS = frozenset(("praise",))
+_NO_SIGNAL = {"praise": "positive tone", "other": "no problem or request"}
+
+
 def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
-    kinds = {"complaint": _KINDS_COMPLAINT, "question": ("help", "question")}.get(
-        intent, ("praise",)
-    )
+    """ "complaint: <up to four signals, strongest first>" and the tone when it helped."""
+    kinds = _REASON_KINDS.get(intent, _PRAISE_KINDS)
     labels: list[str] = []
+    seen = ""
     for s, m in sorted(fired, key=_by_weight):  # strongest first; stable for equal weights
         if s.kind in kinds:
-            lab = s.label if m == "" or "{m}" not in s.label else _label(s, m)
-            if not any(lab in seen for seen in labels):  # "on hold" after "on hold 2 hours"
+            lab = _label(s, m) if "{m}" in s.label else s.label
+            if lab not in seen:  # "on hold" after "on hold 2 hours"
                 labels.append(lab)
+                seen += lab + "|"
+                if len(labels) == 4:
+                    break
     if intent == "complaint" and compound is not None and compound <= -0.05:
         labels.append(f"negative tone ({compound:+.2f})")
     if not labels:
-        labels.append(
-            {"praise": "positive tone", "other": "no problem or request"}.get(intent, "tone")
-        )
-    return f"{intent}: " + "; ".join(labels[:4])
+        labels.append(_NO_SIGNAL.get(intent, "tone"))
+    return intent + ": " + "; ".join(labels)
 
 
 def _decide(
