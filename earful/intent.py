@@ -42,7 +42,9 @@ class Triage:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    kind: str  # problem | wait | nohelp | sarcasm | help | question | praise
+    # complaint evidence: wait | problem | nohelp | sarcasm | emotion (a mood, gated);
+    # other: help | question | praise | target (someone is addressed, weight 0)
+    kind: str
     label: str  # what the reason says; "{m}" is replaced by the matched words
     weight: float
     pattern: re.Pattern[str]
@@ -575,8 +577,8 @@ _LATER_QUESTION = re.compile(
 )
 QUESTION_FORM = Signal("question", "asks a question", 1.0, re.compile("(?!)"))
 # In a post about a product or service, "not", "never", "no" mostly report something missing.
-NEGATION = Signal("problem", "negation", 0.5, re.compile("(?!)"))
-SHOUTING = Signal("emotion", "shouting", 0.4, re.compile("(?!)"))
+NEGATION = Signal("problem", "says not/never/no", 0.5, re.compile("(?!)"))
+SHOUTING = Signal("emotion", "shouting (capitals, ?!)", 0.4, re.compile("(?!)"))
 # Speaking to someone ("you", "your"): a complaint has a target, a bad mood does not.
 TO_YOU = Signal("target", "speaks to the brand", 0.0, re.compile("(?!)"))
 _YOU = frozenset("you your youre yours u ur yall youve youll".split())
@@ -614,6 +616,7 @@ INTENT_BASE = {"complaint": 40.0, "question": 28.0, "praise": 4.0, "other": 0.0}
 
 
 def _tokens(text: str) -> list[str]:
+    """Lowercase tokens: words, numbers, #tags/@handles, a few emoticons, single punctuation."""
     low = text.lower()
     if "'" in low or "\u2019" in low:
         low = _APOSTROPHES.sub("", low)
