@@ -249,7 +249,7 @@ SIGNALS: tuple[Signal, ...] = (
         "wait",
         "still waiting",
         1.0,
-        r"\bstill (?:waiting|no\b|not\b|nothing|havent|hasnt|cant|dont|doesnt|wont|stuck|"
+        r"\bstill (?:waiting|no\b|not\b|nothing|havent|hasnt|ha(?:ve|s|d) not|cant|dont|doesnt|wont|stuck|"
         r"on hold|sitting|broken|missing|charged|unable)",
         "still",
     ),
@@ -317,7 +317,7 @@ SIGNALS: tuple[Signal, ...] = (
     ),
     _sig(
         "problem",
-        "not working",
+        "not working or not done",
         1.2,
         rf"\b{_NEG_AUX}\s+(?:\w+\s+)?(?:work\w*|load\w*|open\w*|connect\w*|log ?in|login|"
         r"sign ?in|access\w*|start\w*|turn on|charg\w*|sync\w*|updat\w*|download\w*|send\w*|"
