@@ -115,10 +115,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory):
         assert seed_demo(store, settings, days=14, now=now) > 0
         listen(settings, store, once=True, out=lambda _line: None, sleep=lambda _s: None)
     hostile = Mention(
-        platform="mastodon",
-        external_id="https://social.example/users/mallory/statuses/1",
-        url="https://social.example/@mallory/1",
-        author="mallory@social.example",
+        platform="hackernews",
+        external_id="40000001",
+        url="https://news.ycombinator.com/item?id=40000001",
+        author="mallory",
         author_followers=1234,
         text=HOSTILE,
         created_at=now - timedelta(minutes=30),
@@ -220,6 +220,7 @@ def test_mentions_filter_changes_table_and_csv_downloads(page, shots):
     goto_page(page, "Mentions")
     page.get_by_text("mentions match").first.wait_for()
     before = _match_count(page)
+    shot(page, shots, "mentions.png")
     choose(page, "Sentiment", "negative", multi=True)
     page.wait_for_function(
         "n => [...document.querySelectorAll('[data-testid=\"stMarkdown\"]')]"
@@ -229,7 +230,6 @@ def test_mentions_filter_changes_table_and_csv_downloads(page, shots):
     after = _match_count(page)
     assert 0 < after < before
     no_exception(page)
-    shot(page, shots, "mentions.png")
     with page.expect_download() as info:
         page.locator('[data-testid="stDownloadButton"] button').first.click()
     data = Path(info.value.path()).read_text(encoding="utf-8")
