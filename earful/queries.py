@@ -658,7 +658,8 @@ def computed_spikes(
 ) -> list[tuple[pd.Timestamp, int, float]]:
     """Buckets where the entity's volume jumps above mean + k*std of the previous `window` buckets.
 
-    Returns (bucket, count, baseline) for at most `limit` spikes, biggest first.
+    Returns (bucket, count, baseline) for at most `limit` spikes, biggest first, at least
+    `window` buckets apart (an outage lasting a few hours is one spike).
     """
     df = series[series["matched"] == entity]
     if df.empty:
@@ -669,7 +670,13 @@ def computed_spikes(
     hit = (s >= min_count) & (s > mean + k * std.clip(lower=1)) & (s >= 2 * mean)
     found = [(ts, int(s[ts]), float(mean[ts])) for ts in s.index[hit.fillna(False)]]
     found.sort(key=lambda x: x[1] - x[2], reverse=True)
-    return found[:limit]
+    # one marker per event: neighbours of a bigger spike (within `window` buckets) are dropped
+    pos = {ts: i for i, ts in enumerate(s.index)}
+    kept: list[tuple[pd.Timestamp, int, float]] = []
+    for cand in found:
+        if all(abs(pos[cand[0]] - pos[k[0]]) > window for k in kept):
+            kept.append(cand)
+    return kept[:limit]
 
 
 def to_utc(ts: pd.Timestamp | datetime) -> datetime:

@@ -266,6 +266,13 @@ def test_spikes_from_alerts_and_computed(store):
     spikes = qy.computed_spikes(series, "Acme", window=7)
     assert [(ts.day, c) for ts, c, _ in spikes] == [(11, 90)]
     assert qy.computed_spikes(series.assign(n=20), "Acme", window=7) == []
+    # an outage over three hours is one spike, marked at its biggest hour
+    hours = pd.date_range("2026-11-01", periods=48, freq="h", tz="UTC")
+    counts = [20 + (i % 3) for i in range(48)]
+    counts[30:33] = [100, 130, 110]
+    hourly = pd.DataFrame({"bucket": hours, "matched": "Acme", "label": "neutral", "n": counts})
+    spikes = qy.computed_spikes(hourly, "Acme", window=24)
+    assert [(ts.hour, c) for ts, c, _ in spikes] == [(7, 130)]
 
 
 def test_has_demo_and_failing_sources(tmp_path):
