@@ -261,6 +261,16 @@ def demo_badge(present: bool) -> None:
         )
 
 
+def source_warnings(url: str, limit: int = 3) -> None:
+    """One line per failing source (from source_health), pointing at the Sources page."""
+    for name, err in read(url, "failing_sources")[:limit]:
+        st.warning(
+            f"Source **{escape_md(name)}** is failing ({escape_md(err[:160]) or 'no detail'}). "
+            "Open the **Sources** page to see why.",
+            icon=":material/sensors_off:",
+        )
+
+
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -292,6 +302,7 @@ __all__ = [
     "refresh_interval",
     "safe_url",
     "show_post_text",
+    "source_warnings",
     "user_picker",
 ]
 

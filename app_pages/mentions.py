@@ -17,6 +17,7 @@ from app_pages._common import (
     read,
     safe_url,
     show_post_text,
+    source_warnings,
 )
 from earful import charts
 from earful.export import export_bytes
@@ -132,6 +133,7 @@ def _table(f: MentionFilter, total: int) -> None:
 @st.fragment(run_every=settings.dashboard.refresh)
 def mentions_page() -> None:
     f = _filters()
+    source_warnings(url)
     counts = read(url, "label_counts", f)
     total = sum(counts.values())
     if total == 0:

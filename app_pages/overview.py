@@ -18,6 +18,7 @@ from app_pages._common import (
     get_settings,
     period_picker,
     read,
+    source_warnings,
 )
 from earful import charts
 from earful.queries import (
@@ -150,11 +151,7 @@ def overview() -> None:
     top[1].caption(f"{period.label}, times in {tz.key}. Compared with the period just before.")
     if read(url, "has_demo"):
         demo_badge(True)
-    for name, err in read(url, "failing_sources")[:3]:
-        st.warning(
-            f"Source **{name}** is failing ({err[:160] or 'no detail'}). See the Sources page.",
-            icon=":material/sensors_off:",
-        )
+    source_warnings(url)
     cur = read(url, "rollup_totals", period.start, period.end)
     prev = read(url, "rollup_totals", period.previous.start, period.start)
     if cur.empty and prev.empty:

@@ -190,3 +190,23 @@ def test_sidebar_who_am_i_is_kept_in_the_session(env):
     at.sidebar.selectbox(key="earful_who_pick").set_value("Someone else…").run()
     at.sidebar.text_input(key="earful_who_typed").set_value("  Zoe ").run()
     assert at.session_state["earful_user"] == "Zoe"
+
+
+def test_failing_source_points_to_the_sources_page(env):
+    from earful.schema import source_health
+
+    seeded(env, hours=2)
+    with env.write() as conn:
+        conn.execute(
+            source_health.insert().values(
+                source="mastodon",
+                platform="mastodon",
+                consecutive_failures=3,
+                last_error="HTTP 503 from the instance <script>x</script>",
+            )
+        )
+    for name in ("overview", "mentions"):
+        at = page(name)
+        assert not at.exception, at.exception
+        warn = next(w.body for w in at.warning if "mastodon" in w.body)
+        assert "Sources" in warn and "\\<script\\>" in warn

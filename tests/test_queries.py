@@ -105,6 +105,7 @@ def store(request, tmp_path):
 def test_filter_counts_follow_each_condition(store):
     day = MentionFilter(since=NOW - timedelta(hours=24), until=NOW)
     assert qy.count_mentions(store) == 48 * 7 + 1
+    assert qy.distinct_languages(store) == ["en", "es"]
     assert qy.count_mentions(store, day) == 24 * 7 + 1
     assert qy.count_mentions(store, MentionFilter(entities=("Globex",))) == 96
     assert qy.count_mentions(store, MentionFilter(labels=("unscored",))) == 48
