@@ -210,3 +210,18 @@ def test_failing_source_points_to_the_sources_page(env):
         assert not at.exception, at.exception
         warn = next(w.body for w in at.warning if "mastodon" in w.body)
         assert "Sources" in warn and "\\<script\\>" in warn
+
+
+@pytest.mark.parametrize("name,prefix", [("overview", "ov_"), ("mentions", "mn_")])
+def test_custom_period_and_no_widget_warnings(env, name, prefix):
+    seeded(env, hours=30)
+    at = page(name)
+    at.selectbox(key=f"{prefix}period").set_value("Custom range").run()
+    assert not at.exception, at.exception
+    if name == "mentions":
+        at.multiselect(key="mn_labels").set_value(["negative"]).run()
+        at.number_input(key="mn_page").set_value(1).run()
+    assert not at.exception, at.exception
+    assert not [w.body for w in at.warning if "Session State" in w.body]
+    if name == "mentions":  # a custom range of today and the 6 days before
+        assert _count(at) > 0
