@@ -156,21 +156,30 @@ def child_page(page: str, setup: str) -> dict:
 
 
 def child_pandas(days: int) -> dict:
+    """The naive way: every mention of the period into a DataFrame, then group there."""
     import pandas as pd
+    import sqlalchemy as sa
 
+    from earful.schema import mentions as mt
     from earful.store import Store
 
     store = Store()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(days=days)
+
+    sel = sa.select(
+        mt.c.created_at,
+        mt.c.matched,
+        mt.c.platform,
+        mt.c.label,
+        mt.c.compound,
+        mt.c.author,
+        mt.c.author_followers,
+        mt.c.text,
+    ).where(mt.c.created_at >= start, mt.c.created_at < end)
     t = time.perf_counter()
     with store.engine.connect() as conn:
-        df = pd.read_sql_query(
-            "SELECT created_at, matched, platform, label, compound, author, author_followers, text "
-            "FROM mentions WHERE created_at >= ? AND created_at < ?",
-            conn.connection.driver_connection,
-            params=(start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S")),
-        )
+        df = pd.DataFrame(conn.execute(sel).all(), columns=list(sel.selected_columns.keys()))
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True).dt.tz_convert("Europe/Paris")
     daily = df.groupby([df["created_at"].dt.date, "label"]).size()
     by_entity = df.groupby("matched").size()
@@ -180,7 +189,7 @@ def child_pandas(days: int) -> dict:
         "rows": len(df),
         "s": elapsed,
         "peak_mb": peak_mb(),
-        "n": int(daily.sum() + by_entity.sum() * 0 + len(top) * 0),
+        "grouped": int(daily.sum()) == int(by_entity.sum()) == len(df) and len(top) > 0,
     }
 
 
