@@ -200,11 +200,13 @@ class Poller:
     def ensure_health(self, sources: list[SourceConfig]) -> None:
         if not sources:
             return
+        ins = self.store.insert(source_health)
+        stmt = ins.on_conflict_do_update(  # a renamed platform under the same name follows config
+            index_elements=["source"], set_={"platform": ins.excluded.platform}
+        )
         with self.store.write() as conn:
-            conn.execute(
-                self.store.insert(source_health).on_conflict_do_nothing(index_elements=["source"]),
-                [{"source": s.key, "platform": s.platform} for s in sources],
-            )
+            for s in sources:
+                conn.execute(stmt, {"source": s.key, "platform": s.platform})
 
     def take_lease(self, key: str) -> bool:
         """Atomically claim `key` when its lease is free, expired or already ours."""
