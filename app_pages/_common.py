@@ -314,7 +314,8 @@ _TTL = 30
 
 @st.cache_data(ttl=_TTL, show_spinner=False, max_entries=256)
 def read(url: str, fn_name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call `earful.queries.<fn_name>(store, *args, **kwargs)` through the cache."""
-    from earful import queries
+    """Call `earful.queries.<fn_name>` or `earful.trends.<fn_name>` with the store, cached."""
+    from earful import queries, trends
 
-    return getattr(queries, fn_name)(get_store(url), *args, **kwargs)
+    fn = getattr(queries, fn_name, None) or getattr(trends, fn_name)
+    return fn(get_store(url), *args, **kwargs)

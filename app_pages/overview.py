@@ -1,6 +1,6 @@
 """Overview (executives): KPI tiles vs the previous period, volume and sentiment trends, spikes,
 share of voice and platform mix. Every number comes from the hourly rollup or bounded queue
-queries (earful.queries), never from scanning mentions."""
+queries (earful.trends), never from scanning mentions."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from app_pages._common import (
     source_warnings,
 )
 from earful import charts
-from earful.queries import (
+from earful.trends import (
     Kpi,
     bucket_end,
     computed_spikes,

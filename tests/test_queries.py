@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from earful import queries as qy
+from earful import trends as tr
 from earful.models import Mention
 from earful.queries import MentionFilter
 from earful.schema import alerts, queue_items, rollup_hourly
@@ -157,22 +158,22 @@ def test_top_authors_terms_hashtags_links(store):
 
 def test_rollup_totals_match_mentions_and_previous_period(store):
     start, end = NOW - timedelta(hours=24), NOW
-    totals = qy.rollup_totals(store, start, end)
+    totals = tr.rollup_totals(store, start, end)
     assert int(totals["n"].sum()) == qy.count_mentions(store, MentionFilter(since=start, until=end))
-    stats = qy.sentiment_stats(totals, "Acme")
+    stats = tr.sentiment_stats(totals, "Acme")
     # Acme per hour: 1 pos, 1 neg, 1 neu, 1 unscored (+1 hostile negative)
     assert stats["mentions"] == 24 * 4 + 1
     assert stats["net"] == pytest.approx((24 - 25) / (24 * 3 + 1))
     assert stats["negative_share"] == pytest.approx(25 / 73)
-    assert qy.share_of_voice(totals, "Acme") == pytest.approx(97 / (24 * 7 + 1))
-    assert qy.sentiment_stats(qy.rollup_totals(store, end, end + timedelta(days=1)))["net"] is None
+    assert tr.share_of_voice(totals, "Acme") == pytest.approx(97 / (24 * 7 + 1))
+    assert tr.sentiment_stats(tr.rollup_totals(store, end, end + timedelta(days=1)))["net"] is None
 
 
 @pytest.mark.parametrize("hourly", [True, False])
 def test_rollup_series_buckets_in_display_timezone(store, hourly):
     tz = ZoneInfo("America/New_York")
     start, end = NOW - timedelta(hours=48), NOW
-    s = qy.rollup_series(store, start, end, tz=tz, hourly=hourly)
+    s = tr.rollup_series(store, start, end, tz=tz, hourly=hourly)
     assert int(s["n"].sum()) == qy.count_mentions(store, MentionFilter(since=start, until=end))
     assert str(s["bucket"].dt.tz) == "America/New_York"
     if hourly:
@@ -203,7 +204,7 @@ def test_day_buckets_cut_at_local_midnight_across_dst(tmp_path):
         for i in range(72)
     ]
     s.save_page("t", "q", ms, None, now=NOW)
-    series = qy.rollup_series(
+    series = tr.rollup_series(
         s,
         ms[0].created_at - timedelta(hours=1),
         ms[-1].created_at + timedelta(hours=1),
@@ -216,9 +217,9 @@ def test_day_buckets_cut_at_local_midnight_across_dst(tmp_path):
 
 
 def test_queue_kpis(store):
-    assert qy.open_complaints(store) == 96 + 1
-    assert qy.new_complaints(store, NOW - timedelta(hours=24), NOW) == 48 + 1
-    assert qy.median_first_response(store, NOW - timedelta(days=1), NOW) is None
+    assert tr.open_complaints(store) == 96 + 1
+    assert tr.new_complaints(store, NOW - timedelta(hours=24), NOW) == 48 + 1
+    assert tr.median_first_response(store, NOW - timedelta(days=1), NOW) is None
     with store.write() as conn:
         ids = list(
             conn.scalars(
@@ -234,9 +235,9 @@ def test_queue_kpis(store):
                 .where(queue_items.c.mention_id == mid)
                 .values(first_reply_at=ws + timedelta(minutes=minutes), status="resolved")
             )
-    frt = qy.median_first_response(store, NOW - timedelta(days=5), NOW + timedelta(days=1))
+    frt = tr.median_first_response(store, NOW - timedelta(days=5), NOW + timedelta(days=1))
     assert frt == pytest.approx(30 * 60, abs=1)
-    assert qy.open_complaints(store) == 96 + 1 - 3
+    assert tr.open_complaints(store) == 96 + 1 - 3
 
 
 def test_spikes_from_alerts_and_computed(store):
@@ -253,26 +254,26 @@ def test_spikes_from_alerts_and_computed(store):
                 details={"top_terms": [["refund", 9], ["order", 5]], "platforms": {"mastodon": 7}},
             )
         )
-    found = qy.alert_spikes(store, NOW - timedelta(days=1), NOW)
+    found = tr.alert_spikes(store, NOW - timedelta(days=1), NOW)
     assert len(found) == 1
     assert found[0].terms == ("refund (9)", "order (5)")
     assert found[0].platforms == ("mastodon (7)",)
-    assert qy.alert_spikes(store, NOW - timedelta(days=9), NOW - timedelta(days=8)) == []
+    assert tr.alert_spikes(store, NOW - timedelta(days=9), NOW - timedelta(days=8)) == []
 
     idx = pd.date_range("2026-11-01", periods=20, freq="D", tz="UTC")
     n = [20, 22, 19, 21, 20, 18, 22, 20, 21, 19, 90, 20, 21, 19, 20, 22, 21, 20, 19, 20]
     series = pd.DataFrame(
         {"bucket": idx, "matched": "Acme", "platform": "x", "label": "neutral", "n": n}
     )
-    spikes = qy.computed_spikes(series, "Acme", window=7)
+    spikes = tr.computed_spikes(series, "Acme", window=7)
     assert [(ts.day, c) for ts, c, _ in spikes] == [(11, 90)]
-    assert qy.computed_spikes(series.assign(n=20), "Acme", window=7) == []
+    assert tr.computed_spikes(series.assign(n=20), "Acme", window=7) == []
     # an outage over three hours is one spike, marked at its biggest hour
     hours = pd.date_range("2026-11-01", periods=48, freq="h", tz="UTC")
     counts = [20 + (i % 3) for i in range(48)]
     counts[30:33] = [100, 130, 110]
     hourly = pd.DataFrame({"bucket": hours, "matched": "Acme", "label": "neutral", "n": counts})
-    spikes = qy.computed_spikes(hourly, "Acme", window=24)
+    spikes = tr.computed_spikes(hourly, "Acme", window=24)
     assert [(ts.hour, c) for ts, c, _ in spikes] == [(7, 130)]
 
 
@@ -284,7 +285,7 @@ def test_has_demo_and_failing_sources(tmp_path):
     assert qy.has_demo(s)
     assert qy.failing_sources(s) == []
     assert qy.known_platforms(s) == ["bluesky", "mastodon", "reddit"]
-    assert qy.platform_counts(s, NOW - timedelta(hours=1), NOW, "Acme")[0] == "mastodon (3)"
+    assert tr.platform_counts(s, NOW - timedelta(hours=1), NOW, "Acme")[0] == "mastodon (3)"
     assert qy.distinct_languages(s) == ["en", "es"]
 
 
@@ -292,7 +293,7 @@ def test_rollup_is_what_overview_reads(store):
     """The overview's totals are rollup rows; deleting the rollup empties them (no mention scan)."""
     with store.write() as conn:
         conn.execute(rollup_hourly.delete())
-    assert qy.rollup_totals(store, NOW - timedelta(days=3), NOW).empty
+    assert tr.rollup_totals(store, NOW - timedelta(days=3), NOW).empty
 
 
 @pytest.mark.parametrize(
@@ -337,7 +338,7 @@ def test_coarse_rollups_follow_the_hourly_rollup(store):
     # ragged edges: 40 hours = hourly rows at both ends + whole UTC days in between
     start, end = NOW - timedelta(hours=40), NOW + timedelta(hours=2)
     f = MentionFilter(since=start, until=end)
-    assert int(qy.rollup_totals(store, start, end)["n"].sum()) == qy.count_mentions(store, f)
+    assert int(tr.rollup_totals(store, start, end)["n"].sum()) == qy.count_mentions(store, f)
     assert sum(qy.label_counts(store, f).values()) == qy.count_mentions(store, f)
 
 
