@@ -225,3 +225,28 @@ def test_custom_period_and_no_widget_warnings(env, name, prefix):
     assert not [w.body for w in at.warning if "Session State" in w.body]
     if name == "mentions":  # a custom range of today and the 6 days before
         assert _count(at) > 0
+
+
+@pytest.mark.postgres
+def test_pages_on_postgresql(tmp_path, monkeypatch, pg_url):
+    cfg = tmp_path / "earful.toml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    monkeypatch.setenv("EARFUL_CONFIG", str(cfg))
+    monkeypatch.setenv("EARFUL_DATABASE_URL", pg_url)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    store = Store(pg_url)
+    store.upgrade()
+    try:
+        seeded(store, hours=30)
+        at = page("overview")
+        assert not at.exception, at.exception
+        kpis = {m.label: m.value for m in at.metric}
+        assert kpis["Mentions"] == f"{30 * 4 + 1}"
+        at = page("mentions")
+        at.text_input(key="mn_search").set_value("refund").run()
+        assert not at.exception, at.exception
+        assert _count(at) == 30
+    finally:
+        st.cache_resource.clear()
+        store.engine.dispose()
