@@ -25,6 +25,7 @@ from earful.models import INTENTS, LABELS
 from earful.queries import AUTHORS_WINDOW, MentionFilter, top_hashtags, top_links, top_terms
 
 PAGE_SIZE = 50
+DOWNLOAD_MAX = 100_000  # rows; the file is built in the dashboard's memory
 SAMPLE = 2000  # newest texts used for terms, hashtags and links
 
 settings = get_settings()
@@ -147,6 +148,7 @@ def mentions_page() -> None:
     with head[0]:
         demo_badge(read(url, "has_demo"))
     store = get_store(url)
+    too_many = total > DOWNLOAD_MAX
     head[1].download_button(
         f"Download CSV ({total:,} rows)",
         data=lambda: export_bytes(store, f),
@@ -155,7 +157,13 @@ def mentions_page() -> None:
         key="mn_download",
         on_click="ignore",
         icon=":material/download:",
+        disabled=too_many,
     )
+    if too_many:
+        head[1].caption(
+            f"Browser downloads stop at {DOWNLOAD_MAX:,} rows: narrow the filters, or run "
+            "`earful export --format csv --since … --until …` on the server."
+        )
     st.altair_chart(charts.sentiment_distribution_chart(counts), width="stretch")
     st.caption(
         " · ".join(f"{lab} {counts.get(lab, 0) / total:.0%}" for lab in charts.LABEL_ORDER)
