@@ -72,6 +72,9 @@ def _table(f: MentionFilter, total: int) -> None:
         st.session_state["mn_page"] = pages
     nav = st.columns([1, 4])
     page = int(nav[0].number_input(f"Page (of {pages:,})", 1, pages, key="mn_page"))
+    if st.session_state.get("mn_last_view") != (f, page):  # another page: nothing selected
+        st.session_state["mn_last_view"] = (f, page)
+        st.session_state.pop("mn_table", None)
     first = (page - 1) * PAGE_SIZE
     rows = read(url, "list_mentions", f, limit=PAGE_SIZE, offset=first)
     nav[1].caption(

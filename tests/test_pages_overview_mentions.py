@@ -250,3 +250,15 @@ def test_pages_on_postgresql(tmp_path, monkeypatch, pg_url):
     finally:
         st.cache_resource.clear()
         store.engine.dispose()
+
+
+def test_selection_is_dropped_when_the_page_changes(env):
+    seeded(env, hours=48)
+    at = page("mentions")
+    at.session_state["mn_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    detail = [t.value for t in at.text]
+    assert detail  # the first row's full text is shown
+    at.number_input(key="mn_page").set_value(2).run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.text] == []
