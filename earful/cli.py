@@ -127,11 +127,12 @@ def listen(env: Env, once: bool, only: str | None) -> None:
     """Run the listener worker: poll every configured source on its schedule."""
     settings = env.settings
     store = env.ready_store()
-    from earful import poller
+    from earful.poller import listen as run_listener
+
     if only is not None and only not in {s.key for s in settings.sources}:
         known = ", ".join(s.key for s in settings.sources) or "none configured"
         fail(f"--source: no source named {only!r} in {settings.path} (known: {known})")
-    raise SystemExit(poller.listen(settings, store, once=once, only=only))
+    raise SystemExit(run_listener(settings, store, once=once, only=only))
 
 
 @cli.command()
@@ -139,9 +140,9 @@ def listen(env: Env, once: bool, only: str | None) -> None:
 def status(env: Env) -> None:
     """Show every configured source and its health."""
     settings, store = env.settings, env.ready_store()
-    from earful import poller
+    from earful.poller import status_rows
 
-    rows = poller.status_rows(settings, store)
+    rows = status_rows(settings, store)
     if not rows:
         click.echo(f"no sources configured in {settings.path}")
         return

@@ -28,7 +28,9 @@ every = "1m"
 """
 
 
-def earful(*args: str, cwd: Path, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def earful(
+    *args: str, cwd: Path, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EARFUL_")}
     return subprocess.run(
         [sys.executable, "-m", "earful.cli", *args],
@@ -96,7 +98,19 @@ def test_demo_then_export_jsonl_and_csv_agree(workdir):
     assert jl.returncode == 0, jl.stderr
     rows = [json.loads(line) for line in jl.stdout.splitlines()]
     assert len(rows) > 20
-    need = {"platform", "external_id", "url", "author", "author_followers", "text", "created_at", "lang", "matched", "compound", "label"}
+    need = {
+        "platform",
+        "external_id",
+        "url",
+        "author",
+        "author_followers",
+        "text",
+        "created_at",
+        "lang",
+        "matched",
+        "compound",
+        "label",
+    }
     assert need <= set(rows[0])
     assert all(r["created_at"].endswith(("Z", "+00:00")) for r in rows)
     out = workdir / "m.csv"
