@@ -808,7 +808,14 @@ def seed_demo(
     cursor `{"until": now}` under ("demo", "seed") and, for every configured demo
     source, under each entity's query key, so the live listener continues from
     there instead of regenerating the window.
+
+    Then `earful.demo_support.simulate_support` plays a support team through the
+    queue items older than a few hours (replies, resolutions, dismissals, audit
+    rows), so the queue and its KPIs look like a working team's; the newest
+    items stay open. `progress(done, total)` counts hours, the last twentieth
+    of it being that second phase.
     """
+    from earful.demo_support import simulate_support
     from earful.pipeline import Pipeline  # late: the listener imports this module too
 
     now = as_utc(now or utcnow())
@@ -816,6 +823,7 @@ def seed_demo(
     spike_at = spike_time(now)
     pipe = Pipeline(settings)
     total = days * 24
+    support_share = max(1, total // 20)  # of the progress total
     chunk = 12
     inserted = 0
     done = 0
@@ -842,8 +850,16 @@ def seed_demo(
         inserted += res.inserted
         done = min(total, done + chunk)
         if progress is not None:
-            progress(total if last else done, total)
+            progress(done * (total - support_share) // total, total)
         t = e
+
+    def support_progress(d: int, n: int) -> None:
+        if progress is not None:
+            progress(total - support_share + support_share * d // max(1, n), total)
+
+    simulate_support(store, settings, seed=seed, now=now, progress=support_progress)
+    if progress is not None:
+        progress(total, total)
     return inserted
 
 
