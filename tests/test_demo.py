@@ -271,3 +271,194 @@ def test_listener_options_rate_and_unknown_keys(settings):
     with pytest.raises(Exception, match="bogus"):
         make_settings(sources=[{"platform": "demo", "bogus": 1}])
     assert DemoListener.needs_network is False and "demo" in DemoListener.sees.lower()
+
+
+# -- the simulated support team ------------------------------------------------------
+def _rows(store, table, order):
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(table).order_by(*order))]
+
+
+def _snapshot(store):
+    from earful.schema import audit_log, queue_items, queue_notes, replies
+
+    return (
+        _rows(store, queue_items, [queue_items.c.mention_id]),
+        _rows(store, audit_log, [audit_log.c.id]),
+        _rows(store, replies, [replies.c.id]),
+        _rows(store, queue_notes, [queue_notes.c.id]),
+    )
+
+
+@pytest.fixture(scope="module")
+def worked(tmp_path_factory):
+    """Three days seeded with a two-person team in the config."""
+    s = make_settings(dashboard={"team": ["Ada", "Grace"]})
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('support')}/t.db")
+    store.upgrade()
+    seed_demo(store, s, days=3, now=NOW)
+    return store, s
+
+
+def test_seeded_queue_looks_worked_old_items_closed_with_replies(worked):
+    from earful.demo_support import RECENT
+
+    store, _ = worked
+    items, _audits, replies, _notes = _snapshot(store)
+    old = [i for i in items if i["waiting_since"] < NOW - timedelta(hours=12)]
+    assert len(old) > 500
+    closed = [i for i in old if i["status"] in ("resolved", "dismissed")]
+    assert len(closed) > 0.9 * len(old)
+    resolved = [i for i in old if i["status"] == "resolved"]
+    assert len(resolved) > 0.5 * len(old)
+    assert len([i for i in old if i["status"] == "dismissed"]) > 0.05 * len(old)
+    for i in resolved:
+        assert i["waiting_since"] < i["first_reply_at"] <= i["resolved_at"] <= NOW
+        assert i["assignee"] in ("Ada", "Grace") and i["updated_by"] in ("Ada", "Grace")
+        assert i["version"] >= 4  # assign, replied, resolved (+ snooze and wake)
+    assert {i["assignee"] for i in items} == {None, "Ada", "Grace"}
+    # every first reply is a stored manual reply with a URL on the post's platform
+    by_mention = {r["mention_id"]: r for r in replies}
+    replied = [i for i in items if i["first_reply_at"] is not None]
+    assert len(by_mention) == len(replies) == len(replied)
+    for i in replied:
+        r = by_mention[i["mention_id"]]
+        assert r["status"] == "manual" and r["reply_url"].startswith("https://")
+        assert r["created_at"] == i["first_reply_at"] and r["actor"] == i["assignee"]
+        assert r["text"]
+    # the newest items are live work: untouched, open, clocks running
+    recent = [i for i in items if i["waiting_since"] >= NOW - RECENT]
+    assert len(recent) > 10
+    assert all(i["status"] == "open" and i["version"] == 1 for i in recent)
+    assert all(i["assignee"] is None and i["first_reply_at"] is None for i in recent)
+
+
+def test_seeded_queue_has_realistic_response_times_and_a_few_breaches(worked):
+    from earful import queue, trends
+
+    store, s = worked
+    items = _snapshot(store)[0]
+    replied = [i for i in items if i["first_reply_at"] is not None]
+    late = [i for i in replied if i["first_reply_at"] > i["sla_due_at"]]
+    assert 0 < len(late) < 0.25 * len(replied)
+    urgent = sorted(
+        (i["first_reply_at"] - i["waiting_since"]).total_seconds()
+        for i in replied
+        if i["band"] == "urgent"
+    )
+    normal = sorted(
+        (i["first_reply_at"] - i["waiting_since"]).total_seconds()
+        for i in replied
+        if i["band"] == "normal"
+    )
+    assert urgent and normal and urgent[len(urgent) // 2] < normal[len(normal) // 2]
+    median = trends.median_first_response(store, NOW - timedelta(days=3), NOW)
+    assert median is not None and 5 * 60 < median < 12 * 3600
+    waiting = queue.list_queue(store, statuses=("open",), limit=100_000, now=NOW, settings=s)
+    assert 10 < len(waiting) < 0.1 * len(items)
+    breached = [i for i in waiting if i["sla_breached"]]
+    assert 0 < len(breached) < len(waiting)
+    assert trends.open_complaints(store) < 0.1 * sum(1 for _ in items)
+
+
+def test_simulated_actions_are_audited_like_the_queue_api(worked):
+    from earful.queue import audit_for, notes_for
+
+    store, _ = worked
+    items, audits, replies, notes = _snapshot(store)
+    resolved = next(i for i in items if i["status"] == "resolved" and i["version"] == 4)
+    trail = audit_for(store, resolved["mention_id"])
+    assert [a["action"] for a in trail] == [
+        "enqueue",
+        "assign",
+        "reply_manual",
+        "replied",
+        "status",
+    ]
+    assert [a["at"] for a in trail] == sorted(a["at"] for a in trail)
+    assert trail[0]["actor"] == "earful" and trail[0]["at"] < trail[1]["at"]
+    assert all(a["actor"] in ("Ada", "Grace") for a in trail[1:])
+    assert trail[1]["before"]["version"] == 1 and trail[1]["after"]["version"] == 2
+    assert trail[2]["after"]["reply_id"] in {r["id"] for r in replies}
+    assert trail[3]["after"]["status"] == "pending" and trail[3]["after"]["version"] == 3
+    assert trail[4]["before"]["status"] == "pending" and trail[4]["after"]["status"] == "resolved"
+    # one audit row per versioned change, plus reply and note rows
+    actions = Counter(a["action"] for a in audits)
+    versioned = sum(i["version"] - 1 for i in items)
+    assert actions["assign"] + actions["replied"] + actions["status"] + actions["wake"] == versioned
+    assert actions["reply_manual"] == len(replies) and actions["note"] == len(notes) > 0
+    assert actions["wake"] > 0 and actions["enqueue"] == len(items)
+    noted = notes[0]["mention_id"]
+    assert notes_for(store, noted)[0]["author"] in ("Ada", "Grace")
+    # enqueue rows say when the post was queued (fetched), not when the seed ran
+    assert all(i["created_at"] < NOW - timedelta(seconds=30) for i in items[:50])
+
+
+def test_second_seed_changes_nothing_and_the_team_falls_back(tmp_path):
+    s = make_settings()  # no team configured
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    store.upgrade()
+    seed_demo(store, s, days=2, now=NOW)
+    before = _snapshot(store)
+    assert seed_demo(store, s, days=2, now=NOW) == 0
+    assert _snapshot(store) == before
+    from earful.demo_support import FALLBACK_TEAM
+
+    assert {i["assignee"] for i in before[0]} - {None} <= set(FALLBACK_TEAM)
+    # another database, the same seed: the same history
+    other = Store(f"sqlite:///{tmp_path}/u.db")
+    other.upgrade()
+    seed_demo(other, s, days=2, now=NOW)
+    strip = ("mention_id", "id", "reply_id")
+    a, b = before[2], _snapshot(other)[2]
+    assert [(r["reply_url"], r["text"]) for r in a] == [(r["reply_url"], r["text"]) for r in b]
+    assert [{k: v for k, v in i.items() if k not in strip} for i in before[0]] == [
+        {k: v for k, v in i.items() if k not in strip} for i in _snapshot(other)[0]
+    ]
+
+
+def test_later_run_continues_plans_but_never_touches_human_or_live_work(tmp_path):
+    from earful import queue
+    from earful.demo_support import simulate_support
+    from earful.models import Mention
+
+    s = make_settings()
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    store.upgrade()
+    seed_demo(store, s, days=1, now=NOW)
+    real = Mention(
+        platform="hackernews",
+        external_id="41000001",
+        url="https://news.ycombinator.com/item?id=41000001",
+        author="pat",
+        text="acme lost my order",
+        created_at=NOW - timedelta(days=2),
+        matched="Acme",
+        compound=-0.6,
+        label="negative",
+        intent="complaint",
+        needs_reply=True,
+        priority=60.0,
+    )
+    (real_id,) = store.save_page("test", "real", [real], None, now=NOW).inserted_ids
+    items = {i["mention_id"]: i for i in _snapshot(store)[0]}
+    recent = [i for i in items.values() if i["status"] == "open" and i["version"] == 1]
+    assert recent and real_id in items
+    human = recent[0]["mention_id"]
+    queue.assign(store, human, "Zed", actor="Zed", expected_version=1, now=NOW)
+    later = NOW + timedelta(days=2)
+    stats = simulate_support(store, s, now=later)
+    assert stats.items > 0
+    after = {i["mention_id"]: i for i in _snapshot(store)[0]}
+    assert after[human]["assignee"] == "Zed" and after[human]["version"] == 2
+    assert after[real_id]["status"] == "open" and after[real_id]["version"] == 1
+    assert after[real_id]["created_at"] == NOW  # not a demo item: not even backdated
+    handled = [m for m in (i["mention_id"] for i in recent[1:]) if after[m]["version"] > 1]
+    assert len(handled) > 0.8 * (len(recent) - 1)
+    # partially handled items (pending at NOW) were carried on, not replayed
+    pending = [m for m, i in items.items() if i["status"] == "pending"]
+    assert pending
+    for m in pending:
+        assert after[m]["status"] in ("resolved", "pending")
+        assert after[m]["first_reply_at"] == items[m]["first_reply_at"]
+    assert simulate_support(store, s, now=later).items == 0
