@@ -462,3 +462,27 @@ def test_later_run_continues_plans_but_never_touches_human_or_live_work(tmp_path
         assert after[m]["status"] in ("resolved", "pending")
         assert after[m]["first_reply_at"] == items[m]["first_reply_at"]
     assert simulate_support(store, s, now=later).items == 0
+
+
+def test_support_simulation_on_each_backend(db_url):
+    from earful import trends
+    from earful.queue import audit_for
+
+    s = make_settings()
+    store = Store(db_url)
+    store.upgrade()
+    try:
+        seed_demo(store, s, days=1, now=NOW)
+        before = _snapshot(store)
+        items = before[0]
+        resolved = [i for i in items if i["status"] == "resolved"]
+        assert len(resolved) > 0.25 * len(items)
+        assert all(i["first_reply_at"] > i["waiting_since"] for i in resolved)
+        trail = audit_for(store, resolved[0]["mention_id"])
+        assert trail[0]["action"] == "enqueue" and trail[0]["at"] < NOW
+        assert [a["at"] for a in trail] == sorted(a["at"] for a in trail)
+        assert trends.median_first_response(store, NOW - timedelta(days=1), NOW) is not None
+        assert seed_demo(store, s, days=1, now=NOW) == 0
+        assert _snapshot(store) == before
+    finally:
+        store.engine.dispose()
