@@ -259,7 +259,7 @@ def plan_item(c: _Ctx, item: dict[str, Any], seed: int) -> list[Step]:
     if competitor:
         fate = "dismiss" if u < 0.8 else "reply"
     else:
-        fate = "dismiss" if u < 0.06 else "snooze" if u < 0.10 else "late" if u < 0.11 else "reply"
+        fate = "dismiss" if u < 0.06 else "snooze" if u < 0.10 else "late" if u < 0.105 else "reply"
     after = enq + timedelta(minutes=1)
     delay = _lognormal(rng, c.targets[band] * REPLY_SHARE[band])
     first = _sec(max(after + timedelta(minutes=2), _office(rng, w + delay, band)))
