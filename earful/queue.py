@@ -123,41 +123,32 @@ def sla_state(item: dict[str, Any], now: datetime) -> tuple[float | None, bool]:
 
 
 # -- enqueue (runs in the insert transaction) ----------------------------------
+# Authors per lookup query (bound parameters stay far below every dialect's limit).
+_LOOKUP_CHUNK = 1000
+
+
 def enqueue_new(
     conn: Connection, store: Store, new: Sequence[tuple[int, Mention]], now: datetime
 ) -> None:
-    """Open items for new mentions that need a reply; reopen their conversation's item instead."""
+    """Open items for new mentions that need a reply; reopen their conversation's item instead.
+
+    A fixed number of statements per batch, whatever its size: one lookup of the
+    conversations' items, one INSERT of new items, one UPDATE per kind of change
+    (executemany) and one INSERT of audit rows.
+    """
     if not new:
         return
     sla = _sla_of(store)
-    convs: dict[tuple[str, str, str], dict[str, Any]] = {}
     keys = {(m.platform, m.thread_id, m.author) for _, m in new if m.thread_id}
-    if keys:
-        # One query per batch (uses ix_mentions_thread); authors are matched here.
-        rows = conn.execute(
-            sa.select(queue_items, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
-            .join(mentions, mentions.c.id == queue_items.c.mention_id)
-            .where(
-                mentions.c.platform.in_(sorted({k[0] for k in keys})),
-                mentions.c.thread_id.in_(sorted({str(k[1]) for k in keys})),
-                queue_items.c.status != "dismissed",
-            )
-            .order_by(queue_items.c.created_at)
-        )
-        for r in rows:
-            key = (r.platform, r.thread_id, r.author)
-            if key in keys:  # newest item of the conversation wins
-                found = dict(r._mapping)
-                for extra in ("platform", "thread_id", "author"):
-                    found.pop(extra)
-                convs[(key[0], key[1] or "", key[2])] = found
+    convs = _conversation_items(conn, keys)
     inserts: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
+    changes: dict[int, dict[str, Any]] = {}  # mention_id of an existing item -> columns to set
     for mid, m in sorted(new, key=lambda x: x[1].created_at):
         key = (m.platform, m.thread_id or "", m.author)
         item = convs.get(key) if m.thread_id else None
         if item is not None:
-            _reopen_for(conn, item, mid, m, sla, now, audits)
+            _reopen_for(item, mid, m, sla, now, audits, changes)
             continue
         if not m.needs_reply:
             continue
@@ -180,19 +171,61 @@ def enqueue_new(
             convs[key] = {**row, "_new": True}
     if inserts:
         conn.execute(store.insert(queue_items).on_conflict_do_nothing(), inserts)
+    _write_changes(conn, changes)
     if audits:
         conn.execute(audit_log.insert(), audits)
 
 
+def _conversation_items(
+    conn: Connection, keys: set[tuple[str, str | None, str]]
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The newest queue item (not dismissed) of each `(platform, thread_id, author)` in keys.
+
+    Looked up by author (ix_mentions_author) and matched to threads here: one
+    thread can hold thousands of posts (a busy Hacker News story), one author's
+    posts are few, so the query reads about one row per conversation.
+    """
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    if not keys:
+        return found
+    platforms = sorted({k[0] for k in keys})
+    authors = sorted({k[2] for k in keys})
+    rows: list[Any] = []
+    for i in range(0, len(authors), _LOOKUP_CHUNK):
+        rows += conn.execute(
+            sa.select(queue_items, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
+            .join(mentions, mentions.c.id == queue_items.c.mention_id)
+            .where(
+                mentions.c.platform.in_(platforms),
+                mentions.c.author.in_(authors[i : i + _LOOKUP_CHUNK]),
+                queue_items.c.status != "dismissed",
+            )
+        ).all()
+    rows.sort(key=lambda r: (as_utc(r.created_at), r.mention_id))
+    for r in rows:
+        key = (r.platform, r.thread_id, r.author)
+        if key in keys:  # newest item of the conversation wins
+            item = dict(r._mapping)
+            for extra in ("platform", "thread_id", "author"):
+                item.pop(extra)
+            found[(key[0], key[1] or "", key[2])] = item
+    return found
+
+
 def _reopen_for(
-    conn: Connection,
     item: dict[str, Any],
     mid: int,
     m: Mention,
     sla: SLAConfig,
     now: datetime,
     audits: list[dict[str, Any]],
+    changes: dict[int, dict[str, Any]],
 ) -> None:
+    """A later post in an item's conversation: reopen it, or raise its priority if still open.
+
+    The item (as read at the start of the batch) is updated in memory and the
+    columns to write are collected in `changes`; `_write_changes` stores them.
+    """
     if item.get("_new"):  # opened earlier in this same batch: it is already open
         return
     last_change = as_utc(item.get("updated_at") or item["created_at"])
@@ -211,9 +244,6 @@ def _reopen_for(
             "updated_by": SYSTEM_ACTOR,
             "updated_at": now,
         }
-        conn.execute(
-            queue_items.update().where(queue_items.c.mention_id == item["mention_id"]).values(after)
-        )
         audits.append(
             _audit(
                 now,
@@ -225,13 +255,27 @@ def _reopen_for(
             )
         )
         item.update(after)
+        changes.setdefault(item["mention_id"], {}).update(after)
     elif item["status"] == "open" and priority > float(item["priority"]):
-        conn.execute(
-            queue_items.update()
-            .where(queue_items.c.mention_id == item["mention_id"])
-            .values(priority=priority, band=band)
-        )
         item.update(priority=priority, band=band)
+        changes.setdefault(item["mention_id"], {}).update(priority=priority, band=band)
+
+
+def _write_changes(conn: Connection, changes: dict[int, dict[str, Any]]) -> None:
+    """UPDATE the changed queue items: one executemany per set of changed columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for mid, values in changes.items():
+        cols = tuple(sorted(values))
+        params = {f"v_{c}": values[c] for c in cols}
+        params["k_mention_id"] = mid
+        groups.setdefault(cols, []).append(params)
+    for cols, params_list in groups.items():
+        stmt = (
+            queue_items.update()
+            .where(queue_items.c.mention_id == sa.bindparam("k_mention_id"))
+            .values({c: sa.bindparam(f"v_{c}", type_=queue_items.c[c].type) for c in cols})
+        )
+        conn.execute(stmt, params_list)
 
 
 # -- actions -------------------------------------------------------------------

@@ -246,3 +246,39 @@ def test_canned_replies_from_config_and_table(store):
 def test_sla_defaults_without_attached_settings(sqlite_store):
     (a,) = save(sqlite_store, mention("a", priority=10.0))
     assert queue.get_item(sqlite_store, a)["sla_due_at"] == T0 + timedelta(hours=72)
+
+
+def test_one_batch_reopens_and_raises_priority_like_one_post_at_a_time(store):
+    # Three conversations of alice, one batch of later posts: the writes are batched,
+    # the result is what one post at a time would give.
+    a, b, c = save(
+        store,
+        mention("a", thread="t1", priority=30.0),
+        mention("b", thread="t2", priority=30.0),
+        mention("c", thread="t3", priority=30.0),
+    )
+    queue.set_status(store, a, "resolved", actor="sam", expected_version=1, now=T0)
+    queue.set_status(store, c, "dismissed", actor="sam", expected_version=1, now=T0)
+    later = T0 + timedelta(hours=1)
+    new = save(
+        store,
+        mention("a2", at=later, thread="t1", needs=False),  # reopens a (resolved)
+        mention("a3", at=later + timedelta(minutes=1), thread="t1", priority=85.0),  # raises a
+        mention("b2", at=later, thread="t2", priority=55.0),  # raises b (open)
+        mention("b3", at=later, thread="t2", priority=40.0),  # lower: b stays at 55
+        mention("c2", at=later, thread="t3", priority=20.0),  # c dismissed: a new item
+        mention("x", at=later, thread="t1", author="bob", needs=False),  # other author: nothing
+        now=later,
+    )
+    ia = queue.get_item(store, a, now=later)
+    assert (ia["status"], ia["priority"], ia["band"]) == ("open", 85.0, "urgent")
+    assert ia["waiting_since"] == later and ia["version"] == 3
+    assert [r["action"] for r in queue.audit_for(store, a)] == ["enqueue", "status", "reopen"]
+    ib = queue.get_item(store, b, now=later)
+    assert (ib["status"], ib["priority"], ib["band"], ib["version"]) == ("open", 55.0, "high", 1)
+    assert queue.get_item(store, c)["status"] == "dismissed"
+    c2 = new[4]
+    assert queue.get_item(store, c2)["status"] == "open"
+    assert [queue.get_item(store, m) for m in (new[0], new[1], new[2], new[3], new[5])] == [
+        None
+    ] * 5
