@@ -80,6 +80,7 @@ class Sentiment:
     compound: float | None
     label: str
     lang: str | None
+    neg: float | None = None  # VADER's share of negative words (None when not measured)
 
 
 @lru_cache(maxsize=1)
@@ -382,8 +383,12 @@ class Scorer:
             code = detect_lang(prepared)
         if code is not None and code != "en":
             return Sentiment(None, UNSCORED, code)
-        compound = self.compound(prepared)
-        return Sentiment(compound, label_for(compound), code)
+        if len(prepared) <= CHUNK_CHARS:  # one pass gives both compound and neg share
+            scores = self._polarity(prepared)
+            compound, neg = float(scores["compound"]), float(scores["neg"])
+        else:
+            compound, neg = self.compound(prepared), None
+        return Sentiment(compound, label_for(compound), code, neg)
 
     def score_many(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None

@@ -12,7 +12,7 @@ import pytest
 
 from earful import triage
 from earful.intent import SIGNALS, Triage, band_for, classify, normalise, signals
-from earful.sentiment import analyzer
+from earful.sentiment import Scorer, analyzer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -109,6 +109,8 @@ def test_prefilter_never_hides_a_match() -> None:
         "Is there a refund if the flight is cancelled?? Waited 2.5 hrs",
         "love the new look <3 :) #fail not really, it's down again",
         "why is it so hard to get through... on hold forever, unhelpful rep",
+        "laptop won't turn on, stopped working; out of stock. bring it back! not impressed",
+        "burger undercooked and so slow, why did you change the menu without any notice",
     ]
     for text in texts:
         low = normalise(text)
@@ -257,3 +259,84 @@ def test_triage_module_reexports_intent() -> None:
     assert triage.classify is classify
     assert triage.band_for is band_for
     assert triage.Triage is Triage
+
+
+# --- target: a complaint is aimed at someone; a bad mood alone is venting ---------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ugh, worst monday ever. so tired and fed up with everything",
+        "feeling miserable and angry tonight, hate this week so much",
+        "why is everything so hard, nothing works out for me lately",
+    ],
+)
+def test_personal_venting_without_target_is_not_a_complaint(text: str) -> None:
+    s = Scorer().score(text)
+    assert s.compound is not None and s.compound <= -0.05  # VADER alone would flag it
+    t = classify(text, s.compound, neg=s.neg)
+    assert t.intent != "complaint", t.reason
+    assert not t.needs_reply
+
+
+def test_same_bad_mood_aimed_at_the_brand_is_a_complaint() -> None:
+    text = "ugh, worst monday ever. so tired and fed up with everything"
+    s = Scorer().score(text)
+    assert classify(text, s.compound, neg=s.neg).intent != "complaint"
+    # Posted at the brand's own account, the same words are aimed at it.
+    t = classify(text, s.compound, neg=s.neg, addressed=True)
+    assert t.intent == "complaint" and t.needs_reply
+    # "you" aims it too.
+    aimed = "you ruined my evening, so angry"
+    assert classify(aimed, vader(aimed)).intent == "complaint"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the app stopped working after the update and there is still no refund",
+        "the package arrived two days late and the box was crushed",
+        "my new jacket shrunk after one wash, really poor quality",
+        "why did you change the recipe? bring back the old one",
+        "not happy with the new seats on the train",
+        "your support line put me on hold for an hour",
+    ],
+)
+def test_targeted_service_failure_is_a_complaint(text: str) -> None:
+    s = Scorer().score(text)
+    t = classify(text, s.compound, neg=s.neg)
+    assert t.intent == "complaint" and t.needs_reply, t.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("the printer stopped working yesterday", "stopped or unavailable"),
+        ("the size I need is out of stock again", "stopped or unavailable"),
+        ("changed my plan without any notice", "stopped or unavailable"),
+        ("not impressed with the new layout", "not happy with it"),
+        ("delivery is painfully slow this week", "not happy with it"),
+        ("the burger was undercooked", "product fault"),
+        ("the laptop won't turn on", "product fault"),
+        ("please bring back the old menu", "change for the worse"),
+        ("you raised the prices again", "change for the worse"),
+        ("the website", "names a product or service"),
+    ],
+)
+def test_new_signals_fire(text: str, label: str) -> None:
+    assert label in labels(text)
+
+
+def test_negative_share_counts_only_with_a_target() -> None:
+    aimed = "about the new app update"  # a target, no other cue
+    assert classify(aimed, 0.0).intent != "complaint"
+    assert classify(aimed, 0.0, neg=0.9).intent == "complaint"
+    assert classify("what a day", 0.0, neg=0.9).intent != "complaint"  # no target
+
+
+def test_scorer_reports_negative_share() -> None:
+    s = Scorer().score("the app is broken and the support is useless")
+    assert s.neg is not None and 0.0 < s.neg <= 1.0
+    assert Scorer().score("great stuff, thank you all").neg == 0.0
+    assert Scorer().score("great stuff, thank you all", lang="de").neg is None
