@@ -169,11 +169,25 @@ def enqueue_new(
         audits.append(_audit(now, SYSTEM_ACTOR, mid, "enqueue", None, _snap(row)))
         if m.thread_id:
             convs[key] = {**row, "_new": True}
-    if inserts:
-        conn.execute(store.insert(queue_items).on_conflict_do_nothing(), inserts)
+    store.bulk_insert(conn, queue_items, inserts, skip_conflicts=True)
     _write_changes(conn, changes)
-    if audits:
-        conn.execute(audit_log.insert(), audits)
+    store.bulk_insert(conn, audit_log, audits)
+
+
+# What enqueue reads of an existing item: the reopen rule and the audited fields.
+_ITEM_COLUMNS = (
+    queue_items.c.mention_id,
+    queue_items.c.status,
+    queue_items.c.priority,
+    queue_items.c.version,
+    queue_items.c.created_at,
+    queue_items.c.updated_at,
+    queue_items.c.assignee,
+    queue_items.c.snoozed_until,
+    queue_items.c.waiting_since,
+    queue_items.c.sla_due_at,
+)
+_ITEM_KEYS = tuple(c.key for c in _ITEM_COLUMNS)
 
 
 def _conversation_items(
@@ -185,31 +199,29 @@ def _conversation_items(
     thread can hold thousands of posts (a busy Hacker News story), one author's
     posts are few, so the query reads about one row per conversation.
     """
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
     if not keys:
-        return found
+        return {}
     platforms = sorted({k[0] for k in keys})
     authors = sorted({k[2] for k in keys})
-    rows: list[Any] = []
-    for i in range(0, len(authors), _LOOKUP_CHUNK):
-        rows += conn.execute(
-            sa.select(queue_items, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
+    newest: dict[tuple[str, str | None, str], Any] = {}
+    for i in range(0, len(authors), _LOOKUP_CHUNK):  # a conversation's rows share a chunk
+        rows = conn.execute(
+            sa.select(*_ITEM_COLUMNS, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
             .join(mentions, mentions.c.id == queue_items.c.mention_id)
             .where(
                 mentions.c.platform.in_(platforms),
                 mentions.c.author.in_(authors[i : i + _LOOKUP_CHUNK]),
                 queue_items.c.status != "dismissed",
             )
-        ).all()
-    rows.sort(key=lambda r: (as_utc(r.created_at), r.mention_id))
-    for r in rows:
-        key = (r.platform, r.thread_id, r.author)
-        if key in keys:  # newest item of the conversation wins
-            item = dict(r._mapping)
-            for extra in ("platform", "thread_id", "author"):
-                item.pop(extra)
-            found[(key[0], key[1] or "", key[2])] = item
-    return found
+            .order_by(queue_items.c.created_at, queue_items.c.mention_id)
+        )
+        for r in rows:
+            key = (r[-3], r[-2], r[-1])
+            if key in keys:
+                newest[key] = r  # the newest item of the conversation wins
+    return {
+        (p, t or "", a): dict(zip(_ITEM_KEYS, r, strict=False)) for (p, t, a), r in newest.items()
+    }
 
 
 def _reopen_for(

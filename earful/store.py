@@ -13,9 +13,11 @@ in that same transaction too.
 
 from __future__ import annotations
 
+import operator
 import os
+import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +98,8 @@ class Store:
         self.url = database_url(url)
         self.engine = engine or make_engine(self.url)
         self.dialect = self.engine.dialect.name
+        self._bulk_cache: dict[tuple[str, tuple[str, ...], bool], Any] = {}
+        self._mention_procs: list[tuple[int, Any]] | None = None
 
     # -- transactions -------------------------------------------------------
     @contextmanager
@@ -150,6 +154,67 @@ class Store:
     def is_current(self) -> bool:
         return self.applied_versions() >= {v for v, _, _ in MIGRATIONS}
 
+    # -- lean bulk writes ----------------------------------------------------
+    def bulk_insert(
+        self,
+        conn: Connection,
+        table: sa.Table,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        skip_conflicts: bool = False,
+    ) -> None:
+        """INSERT rows (dicts with the same keys) with one driver executemany.
+
+        The same SQL and bind processors (UTC datetimes, JSON text, booleans)
+        as `conn.execute(table.insert(), rows)`, without SQLAlchemy's per-row
+        parameter building, which at ingest rates costs more than the insert.
+        `skip_conflicts` adds ON CONFLICT DO NOTHING.
+        """
+        if not rows:
+            return
+        columns = tuple(rows[0])
+        sql, getter, procs, names = self._bulk_sql(table, columns, skip_conflicts)
+        params = _processed([getter(r) for r in rows], procs)
+        if names is None:  # positional paramstyle (SQLite's qmark)
+            conn.exec_driver_sql(sql, params)
+        else:
+            conn.exec_driver_sql(sql, [dict(zip(names, v, strict=True)) for v in params])
+
+    def _bulk_sql(
+        self, table: sa.Table, columns: tuple[str, ...], skip_conflicts: bool
+    ) -> tuple[
+        str, Callable[[Any], tuple[Any, ...]], list[tuple[int, Any]], tuple[str, ...] | None
+    ]:
+        """Per statement, compiled once: SQL, row -> values in the SQL's order, bind
+        processors, and the parameter names (None for a positional paramstyle)."""
+        key = (table.name, columns, skip_conflicts)
+        cached = self._bulk_cache.get(key)
+        if cached is not None:
+            return cached
+        stmt = self.insert(table)
+        if skip_conflicts:
+            stmt = stmt.on_conflict_do_nothing()
+        dialect = self.engine.dialect
+        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+        positional = bool(compiled.positional)
+        order = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+        if sorted(order) != sorted(columns):
+            raise ValueError(f"cannot bulk insert {columns} into {table.name}")
+
+        def getter(row: Mapping[str, Any]) -> tuple[Any, ...]:
+            return tuple(row[k] for k in order)
+
+        if len(order) > 1:
+            getter = operator.itemgetter(*order)  # type: ignore[assignment]  # C speed
+        out = (
+            compiled.string,
+            getter,
+            _bind_processors(table, order, dialect),
+            None if positional else order,
+        )
+        self._bulk_cache[key] = out
+        return out
+
     # -- mentions -----------------------------------------------------------
     def insert_mentions(
         self, conn: Connection, batch: Sequence[Mention], *, now: datetime | None = None
@@ -163,18 +228,50 @@ class Store:
             unique.setdefault((m.platform, m.external_id), m)
         if not unique:
             return SaveResult(0, len(batch))
-        rows = [_row(m, now) for m in unique.values()]
-        stmt = (
-            self.insert(mentions)
-            .on_conflict_do_nothing(index_elements=["platform", "external_id"])
-            .returning(mentions.c.id, mentions.c.platform, mentions.c.external_id)
-        )
-        inserted = conn.execute(stmt, rows).all()
-        new = [(r.id, unique[(r.platform, r.external_id)]) for r in inserted]
+        ids = self._insert_new(conn, [_values(m, now) for m in unique.values()])
+        # In the batch's order (RETURNING promises no order).
+        new = [(ids[k], m) for k, m in unique.items() if k in ids]
         if new:
             self._add_to_rollup(conn, [m for _, m in new])
             self._enqueue(conn, new, now)
         return SaveResult(len(new), len(batch) - len(new), tuple(i for i, _ in new))
+
+    def _insert_new(
+        self, conn: Connection, values: list[tuple[Any, ...]]
+    ) -> dict[tuple[str, str], int]:
+        """INSERT the rows, skipping known (platform, external_id); the new rows' ids.
+
+        SQLite: multi-row VALUES ... RETURNING written here, rows as tuples with
+        SQLAlchemy's bind processors applied once per value. Other dialects:
+        SQLAlchemy's insertmanyvalues, same SQL semantics.
+        """
+        if self.dialect != "sqlite":
+            stmt = (
+                self.insert(mentions)
+                .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+                .returning(mentions.c.id, mentions.c.platform, mentions.c.external_id)
+            )
+            rows = [dict(zip(_MENTION_COLUMNS, v, strict=True)) for v in values]
+            return {(r.platform, r.external_id): r.id for r in conn.execute(stmt, rows)}
+        if self._mention_procs is None:
+            self._mention_procs = _bind_processors(mentions, _MENTION_COLUMNS, self.engine.dialect)
+        params = _processed(values, self._mention_procs)
+        width = len(_MENTION_COLUMNS)
+        per = max(1, min(1000, _SQLITE_MAX_VARIABLES // width))
+        group = "(" + ", ".join("?" * width) + ")"
+        out: dict[tuple[str, str], int] = {}
+        for i in range(0, len(params), per):
+            chunk = params[i : i + per]
+            sql = (
+                f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) VALUES "
+                + ", ".join([group] * len(chunk))
+                + " ON CONFLICT (platform, external_id) DO NOTHING"
+                " RETURNING id, platform, external_id"
+            )
+            flat = tuple(v for row in chunk for v in row)
+            for rid, platform, external_id in conn.exec_driver_sql(sql, flat):
+                out[(platform, external_id)] = rid
+        return out
 
     def _add_to_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
         agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
@@ -280,32 +377,87 @@ class Store:
             )
 
 
-def _row(m: Mention, now: datetime) -> dict[str, Any]:
-    return {
-        "platform": m.platform,
-        "external_id": m.external_id,
-        "native_id": m.native_id,
-        "source": m.source,
-        "url": m.url,
-        "author": m.author,
-        "author_followers": m.author_followers,
-        "text": m.text,
-        "raw": m.raw,
-        "created_at": m.created_at,
-        "fetched_at": m.fetched_at or now,
-        "lang": m.lang,
-        "in_reply_to": m.in_reply_to,
-        "thread_id": m.thread_id,
-        "engagement": m.engagement,
-        "matched": m.matched,
-        "compound": m.compound,
-        "label": m.label,
-        "intent": m.intent,
-        "needs_reply": m.needs_reply,
-        "reason": m.reason,
-        "priority": m.priority,
-        "is_demo": m.is_demo,
-    }
+# Bound parameters per statement: SQLite's default limit (999 before 3.32).
+_SQLITE_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+_MENTION_COLUMNS: tuple[str, ...] = (
+    "platform",
+    "external_id",
+    "native_id",
+    "source",
+    "url",
+    "author",
+    "author_followers",
+    "text",
+    "raw",
+    "created_at",
+    "fetched_at",
+    "lang",
+    "in_reply_to",
+    "thread_id",
+    "engagement",
+    "matched",
+    "compound",
+    "label",
+    "intent",
+    "needs_reply",
+    "reason",
+    "priority",
+    "is_demo",
+)
+
+
+def _values(m: Mention, now: datetime) -> tuple[Any, ...]:
+    """A mention's row, in `_MENTION_COLUMNS` order."""
+    return (
+        m.platform,
+        m.external_id,
+        m.native_id,
+        m.source,
+        m.url,
+        m.author,
+        m.author_followers,
+        m.text,
+        m.raw,
+        m.created_at,
+        m.fetched_at or now,
+        m.lang,
+        m.in_reply_to,
+        m.thread_id,
+        m.engagement,
+        m.matched,
+        m.compound,
+        m.label,
+        m.intent,
+        m.needs_reply,
+        m.reason,
+        m.priority,
+        m.is_demo,
+    )
+
+
+def _bind_processors(
+    table: sa.Table, columns: Sequence[str], dialect: Any
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, processor) for the columns whose type converts values on the way in."""
+    out = []
+    for i, name in enumerate(columns):
+        proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            out.append((i, proc))
+    return out
+
+
+def _processed(
+    rows: Sequence[tuple[Any, ...]], procs: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> list[tuple[Any, ...]]:
+    """Rows with the bind processors applied (column by column: one loop per processor)."""
+    if not procs or not rows:
+        return list(rows)
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    for i, proc in procs:
+        cols[i] = [proc(v) for v in cols[i]]
+    return list(zip(*cols, strict=True))
 
 
 def rebuild_rollup(store: Store, *, since: datetime | None = None) -> int:
