@@ -28,6 +28,7 @@ import socket
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -274,6 +275,11 @@ def search_terms(terms: Iterable[str]) -> list[tuple[str, bool]]:
 
 def term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One case-insensitive pattern matching any term as a whole word or phrase."""
+    return _term_pattern(tuple(terms))
+
+
+@lru_cache(maxsize=256)  # listeners call text_matches once per post with the same terms
+def _term_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     parts = []
     for text, _exact in search_terms(terms):
         words = [re.escape(w) for w in text.lower().lstrip("@#").split()]
