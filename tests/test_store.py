@@ -183,3 +183,22 @@ def test_sqlite_uses_wal_and_a_busy_timeout(sqlite_store):
     with sqlite_store.read() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_large_page_with_repeats_inserts_each_new_mention_once_in_page_order(any_store):
+    # More rows than one multi-row INSERT holds on SQLite; known, repeated and new ones mixed.
+    any_store.save_page("s", "q", [mk(i) for i in range(0, 3000, 2)], None)  # the even ones
+    page = [mk(i, needs_reply=i % 3 == 0, priority=50.0) for i in range(2999, -1, -1)]
+    page += page[:10]  # repeated within the page
+    res = any_store.save_page("s", "q", page, None)
+    assert (res.inserted, res.duplicates) == (1500, 1510)
+    with any_store.read() as c:
+        got = dict(c.execute(sa.select(mentions.c.id, mentions.c.external_id)).all())
+        assert len(got) == 3000
+        queued = set(c.scalars(sa.select(queue_items.c.mention_id)))
+    # ids come back in the page's order (odd numbers, descending)
+    assert [got[i] for i in res.inserted_ids] == [mk(i).external_id for i in range(2999, 0, -2)]
+    assert queued == {i for i in res.inserted_ids if int(got[i].rsplit("/", 1)[1]) % 3 == 0}
+    assert (
+        any_store.count_mentions() == 3000 and sum(n for n, _ in rollup(any_store).values()) == 3000
+    )
