@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -268,7 +269,7 @@ class Store:
                 + " ON CONFLICT (platform, external_id) DO NOTHING"
                 " RETURNING id, platform, external_id"
             )
-            flat = tuple(v for row in chunk for v in row)
+            flat = tuple(chain.from_iterable(chunk))
             for rid, platform, external_id in conn.exec_driver_sql(sql, flat):
                 out[(platform, external_id)] = rid
         return out
@@ -456,7 +457,12 @@ def _processed(
         return list(rows)
     cols = [list(c) for c in zip(*rows, strict=True)]
     for i, proc in procs:
-        cols[i] = [proc(v) for v in cols[i]]
+        col = cols[i]
+        if isinstance(col[0], datetime):  # rows of a page share their write time: convert once
+            once = {v: proc(v) for v in dict.fromkeys(col)}
+            cols[i] = [once[v] for v in col]
+        else:
+            cols[i] = [proc(v) for v in col]
     return list(zip(*cols, strict=True))
 
 
