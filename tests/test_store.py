@@ -202,3 +202,10 @@ def test_large_page_with_repeats_inserts_each_new_mention_once_in_page_order(any
     assert (
         any_store.count_mentions() == 3000 and sum(n for n, _ in rollup(any_store).values()) == 3000
     )
+
+
+def test_the_insert_path_writes_every_mention_column():
+    from earful.store import _MENTION_COLUMNS
+
+    assert set(_MENTION_COLUMNS) == {c.name for c in mentions.c} - {"id"}
+    assert set(_MENTION_COLUMNS) <= {f.name for f in dataclasses.fields(Mention)}
