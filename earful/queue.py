@@ -191,7 +191,7 @@ _ITEM_KEYS = tuple(c.key for c in _ITEM_COLUMNS)
 
 
 def _conversation_items(
-    conn: Connection, keys: set[tuple[str, str | None, str]]
+    conn: Connection, keys: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The newest queue item (not dismissed) of each `(platform, thread_id, author)` in keys.
 
@@ -203,7 +203,7 @@ def _conversation_items(
         return {}
     platforms = sorted({k[0] for k in keys})
     authors = sorted({k[2] for k in keys})
-    newest: dict[tuple[str, str | None, str], Any] = {}
+    newest: dict[tuple[str, str, str], Any] = {}
     for i in range(0, len(authors), _LOOKUP_CHUNK):  # a conversation's rows share a chunk
         rows = conn.execute(
             sa.select(*_ITEM_COLUMNS, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
@@ -219,9 +219,7 @@ def _conversation_items(
             key = (r[-3], r[-2], r[-1])
             if key in keys:
                 newest[key] = r  # the newest item of the conversation wins
-    return {
-        (p, t or "", a): dict(zip(_ITEM_KEYS, r, strict=False)) for (p, t, a), r in newest.items()
-    }
+    return {key: dict(zip(_ITEM_KEYS, r, strict=False)) for key, r in newest.items()}
 
 
 def _reopen_for(

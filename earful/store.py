@@ -441,7 +441,7 @@ def _bind_processors(
     table: sa.Table, columns: Sequence[str], dialect: Any
 ) -> list[tuple[int, Callable[[Any], Any]]]:
     """(position, processor) for the columns whose type converts values on the way in."""
-    out = []
+    out: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(columns):
         proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
