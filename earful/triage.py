@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["Triage", "band_for", "classify", "enqueue"]
 
 
-def enqueue(conn: Connection, store: Store, new: Sequence[tuple[int, Mention]], now: datetime) -> None:
+def enqueue(
+    conn: Connection, store: Store, new: Sequence[tuple[int, Mention]], now: datetime
+) -> None:
     """Open a queue item for each new mention that needs a reply, or reopen its conversation's.
 
     Runs in the insert transaction; the state machine lives in `earful.queue`.
