@@ -13,6 +13,11 @@ reports posts per second; in the same run, VADER's bare `polarity_scores`
 rate on the same texts gives the floor of the cost and the ratio. A second
 run splits the posts over two sources polled by two worker processes
 writing the same database, to show how throughput scales.
+Then, in this process, each stage is timed on the pages the server sends
+(microseconds per post): JSON, parse, the listener's term check, enrich
+(with the Scorer and classify timed apart on the same texts) and store
+(with the time SQLite itself spends in statements and commits: the FTS5
+trigger and the mentions indexes are most of it).
 Texts are generated here from generic templates (no evaluation data).
 """
 
