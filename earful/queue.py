@@ -197,15 +197,18 @@ def _conversation_items(
 
     Looked up by author (ix_mentions_author) and matched to threads here: one
     thread can hold thousands of posts (a busy Hacker News story), one author's
-    posts are few, so the query reads about one row per conversation.
+    posts are few. Rows come back from the driver as they are; only the
+    winning row of each conversation gets its column types applied (the same
+    result processors SQLAlchemy would run).
     """
     if not keys:
         return {}
+    dialect = conn.dialect
     platforms = sorted({k[0] for k in keys})
     authors = sorted({k[2] for k in keys})
     newest: dict[tuple[str, str, str], Any] = {}
     for i in range(0, len(authors), _LOOKUP_CHUNK):  # a conversation's rows share a chunk
-        rows = conn.execute(
+        stmt = (
             sa.select(*_ITEM_COLUMNS, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
             .join(mentions, mentions.c.id == queue_items.c.mention_id)
             .where(
@@ -215,11 +218,43 @@ def _conversation_items(
             )
             .order_by(queue_items.c.created_at, queue_items.c.mention_id)
         )
-        for r in rows:
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        bound = compiled.params  # a property that builds the dict: read it once
+        params: Any = (
+            tuple(bound[k] for k in compiled.positiontup or ()) if compiled.positional else bound
+        )
+        for r in conn.exec_driver_sql(compiled.string, params):
             key = (r[-3], r[-2], r[-1])
             if key in keys:
                 newest[key] = r  # the newest item of the conversation wins
-    return {key: dict(zip(_ITEM_KEYS, r, strict=False)) for key, r in newest.items()}
+    procs = _item_processors(dialect)
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for key, r in newest.items():
+        item = dict(zip(_ITEM_KEYS, r, strict=False))
+        for name, proc in procs:
+            item[name] = proc(item[name])
+        out[key] = item
+    return out
+
+
+_PROCESSORS: dict[str, list[tuple[str, Any]]] = {}
+
+
+def _item_processors(dialect: Any) -> list[tuple[str, Any]]:
+    """(column, result processor) for the item's timestamp columns (text on SQLite, naive
+    everywhere: SQLAlchemy's processors make them tz-aware UTC); drivers return the
+    other columns' values as they are."""
+    procs = _PROCESSORS.get(dialect.name)
+    if procs is None:
+        procs = []
+        for c in _ITEM_COLUMNS:
+            if not isinstance(c.type, sa.types.TypeDecorator):
+                continue
+            proc = c.type.dialect_impl(dialect).result_processor(dialect, None)
+            if proc is not None:
+                procs.append((c.key, proc))
+        _PROCESSORS[dialect.name] = procs
+    return procs
 
 
 def _reopen_for(
