@@ -16,8 +16,9 @@ writing the same database, to show how throughput scales.
 Then, in this process, each stage is timed on the pages the server sends
 (microseconds per post): JSON, parse, the listener's term check, enrich
 (with the Scorer and classify timed apart on the same texts) and store
-(with the time SQLite itself spends in statements and commits: the FTS5
-trigger and the mentions indexes are most of it).
+(with the time SQLite itself spends in statements and commits: mostly the
+mentions INSERT, which keeps ten indexes and the FTS5 table, and the commit
+that writes those pages to the WAL).
 Texts are generated here from generic templates (no evaluation data).
 """
 
