@@ -821,6 +821,9 @@ def seed_demo(
     now = as_utc(now or utcnow())
     start = now - timedelta(days=days)
     spike_at = spike_time(now)
+    from earful.queue import attach_settings
+
+    attach_settings(store, settings)  # queue items get the config's SLA targets
     pipe = Pipeline(settings)
     total = days * 24
     support_share = max(1, total // 20)  # of the progress total

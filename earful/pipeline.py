@@ -77,6 +77,7 @@ def _enriched(m: Mention, text: str, matched: str, s: Sentiment, t: Triage) -> M
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.brand = settings.brand.name
         self.matcher = Matcher.from_settings(settings)
         self.handles = tuple(h.lower() for h in settings.brand.handles)
         self.scorer = Scorer(terms=list(self.matcher.all_terms()), handles=settings.brand.handles)
@@ -106,6 +107,15 @@ class Pipeline:
             created_at=m.created_at,
             now=m.fetched_at,  # the poll's clock; recency is neutral when unknown
         )
+        if t.needs_reply and matched != self.brand:
+            # A competitor's unhappy customer is a marketing signal, not our support ticket:
+            # keep the intent (the Mentions page filters on it) but keep it out of the queue.
+            t = Triage(
+                t.intent,
+                False,
+                f"{t.reason} (about {matched}, a competitor: not queued)",
+                t.priority,
+            )
         return _enriched(m, text, matched, s, t)
 
     def score_text(self, text: str) -> dict[str, object]:

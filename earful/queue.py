@@ -67,7 +67,7 @@ class ItemNotFound(LookupError):
 # -- settings ------------------------------------------------------------------
 def attach_settings(store: Store, settings: Settings) -> None:
     """Make `enqueue` use this config's SLA targets (the poller calls this once)."""
-    store.sla = settings.sla  # type: ignore[attr-defined]
+    store.sla = settings.sla
 
 
 def sla_target(sla: SLAConfig, band: str) -> timedelta:

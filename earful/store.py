@@ -99,6 +99,9 @@ class Store:
         self.url = database_url(url)
         self.engine = engine or make_engine(self.url)
         self.dialect = self.engine.dialect.name
+        # SLA targets for queue items opened by this process (earful.queue.attach_settings);
+        # None means the defaults of earful.config.SLAConfig.
+        self.sla: Any = None
         self._bulk_cache: dict[tuple[str, tuple[str, ...], bool], Any] = {}
         self._mention_procs: list[tuple[int, Any]] | None = None
 

@@ -119,3 +119,15 @@ def test_enriched_copy_is_the_dataclasses_replace_result():
     )
     assert e == expected and e.raw == m.raw
     assert e.intent == "complaint" and e.needs_reply and e.matched == "Acme"
+
+
+def test_competitor_complaints_keep_their_intent_but_stay_out_of_the_reply_queue():
+    pipe = Pipeline(SETTINGS)
+    ours = pipe.enrich(mk(1, "@acme my order never arrived and nobody answers, I need a refund"))
+    theirs = pipe.enrich(mk(2, "globex lost my order again and nobody answers, I need a refund"))
+    assert ours is not None and theirs is not None
+    assert (ours.matched, ours.intent, ours.needs_reply) == ("Acme", "complaint", True)
+    assert (theirs.matched, theirs.intent, theirs.needs_reply) == ("Globex", "complaint", False)
+    assert "competitor" in (theirs.reason or "")
+    batch, dropped = pipe.enrich_all([mk(3, "globex lost my order again, I need a refund")])
+    assert dropped == 0 and batch[0].needs_reply is False
