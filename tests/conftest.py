@@ -245,3 +245,19 @@ def any_store(db_url: str):
     store = _ready_store(db_url)
     yield store
     store.engine.dispose()
+
+
+@pytest.fixture
+def store(sqlite_store):
+    """`sqlite_store` under the short name the listener and poller tests use."""
+    return sqlite_store
+
+
+# -- a local HTTP server --------------------------------------------------------
+@pytest.fixture
+def srv():
+    """A `localserver.LocalServer` on 127.0.0.1:<random port>, stopped after the test."""
+    from localserver import LocalServer
+
+    with LocalServer() as s:
+        yield s

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
@@ -322,34 +323,6 @@ def test_without_credentials_one_page_and_no_cursor():
 
 
 # -- end to end through the poller ----------------------------------------------
-def listen_once(settings, store):
-    from earful.poller import listen
-
-    lines: list[str] = []
-    assert (
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda _s: None,
-            out=lines.append,
-            client=_http.make_client(timeout=3),
-        )
-        == 0
-    )
-    return lines
-
-
-def stored(store):
-    import sqlalchemy as sa
-
-    from earful.schema import mentions
-
-    with store.read() as conn:
-        return sorted(conn.scalars(sa.select(mentions.c.external_id)))
-
-
 def settings_for(url, secrets=None, **options):
     src = {"platform": "bluesky", "base_url": url, "public_url": url, **options}
     return settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
@@ -363,11 +336,11 @@ def test_listen_once_with_an_app_password_fills_the_store(sqlite_store):
             srv.url, SECRETS, identifier_env="BSKY_ID", password_env="BSKY_PW", limit=50
         )
         srv.fault(SEARCH, "502")
-        listen_once(settings, sqlite_store)
+        listen_once(settings, sqlite_store, now=NOW)
         assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
         assert len(srv.served(CREATE)) == 1  # the retry after the 502 reused the session
         fake.posts += [post(n, minutes_ago=1) for n in range(500, 510)]
-        listen_once(settings, sqlite_store)  # a new process: logs in again, once
+        listen_once(settings, sqlite_store, now=NOW)  # a new process: logs in again, once
         assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
         assert len(srv.served(CREATE)) == 2
 
@@ -378,7 +351,7 @@ def test_health_says_needs_credentials_when_the_public_host_refuses(sqlite_store
     with LocalServer() as srv:
         srv.route(SEARCH, Reply(403, {"error": "Forbidden"}))
         settings = settings_for(srv.url)
-        lines = listen_once(settings, sqlite_store)
+        lines = listen_once(settings, sqlite_store, now=NOW)
         assert "FAILED" in lines[0] and "needs credentials" in lines[0]
         row = status_rows(settings, sqlite_store, NOW)[0]
         assert row["status"] == "needs credentials"

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from conftest import ROOT
-from localserver import AlgoliaFake, LocalServer, hn_hit
+from localserver import AlgoliaFake, hn_hit
 
 from earful.schema import mentions, rollup_hourly
 from earful.store import Store
@@ -62,17 +62,12 @@ def start(cfg: str, db: str, *args: str) -> subprocess.Popen:
 
 
 @pytest.fixture
-def setup(tmp_path):
+def setup(tmp_path, srv, sqlite_url, sqlite_store):
     now = int(time.time())
     posts = [hn_hit(i, now - 60 * i, f"acme crash test post {i}") for i in range(1, N + 1)]
-    fake = AlgoliaFake(posts, cap=100_000)
-    with LocalServer() as srv:
-        srv.route("/api/v1/search_by_date", fake)
-        db = f"sqlite:///{tmp_path / 'e.db'}"
-        store = Store(db)
-        store.upgrade()
-        yield srv, write_config(tmp_path, srv.url), db, store, {p["objectID"] for p in posts}
-        store.engine.dispose()
+    srv.route("/api/v1/search_by_date", AlgoliaFake(posts, cap=100_000))
+    cfg = write_config(tmp_path, srv.url)
+    return srv, cfg, sqlite_url, sqlite_store, {p["objectID"] for p in posts}
 
 
 def stored(store: Store) -> tuple[list[str], int]:

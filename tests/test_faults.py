@@ -13,15 +13,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from conftest import SAMPLE_CONFIG
-from localserver import AlgoliaFake, LocalServer, Reply, fault_reply, hn_hit
+from listener_util import listen_once, stored
+from localserver import AlgoliaFake, Reply, fault_reply, hn_hit
 
 from earful.config import settings_from_dict
-from earful.poller import listen
-from earful.schema import mentions
-from earful.store import Store
-from listeners._http import make_client
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -29,49 +25,18 @@ PATH = "/api/v1/search_by_date"
 N = 230  # posts mentioning the brand; 50 per page -> 5 pages per walk
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
-    s.upgrade()
-    yield s
-    s.engine.dispose()
-
-
-@pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-def stored(store) -> list[str]:
-    with store.read() as c:
-        return sorted(c.scalars(sa.select(mentions.c.external_id)))
-
-
 def posts(n: int = N, start: int = 1) -> list[dict]:
     return [hn_hit(i, T - 37 * i, f"acme post number {i}") for i in range(start, start + n)]
 
 
-def run(srv, store, *, clock=NOW, times: int = 1) -> list[str]:
+def run(srv, store, *, clock=NOW) -> list[str]:
     settings = settings_from_dict(
         {
             **SAMPLE_CONFIG,
             "sources": [{"platform": "hackernews", "base_url": srv.url, "hits_per_page": 50}],
         }
     )
-    lines: list[str] = []
-    with make_client(timeout=0.4) as client:
-        for _ in range(times):
-            listen(
-                settings,
-                store,
-                once=True,
-                clock=lambda: clock,
-                sleep=lambda s: None,
-                out=lines.append,
-                client=client,
-            )
-    return lines
+    return listen_once(settings, store, now=clock, timeout=0.4)
 
 
 class Faulty:
@@ -226,16 +191,7 @@ def test_lemmy_faults(srv, store, kind):
     settings = settings_from_dict(
         {**SAMPLE_CONFIG, "sources": [{"platform": "lemmy", "base_url": srv.url, "limit": 5}]}
     )
-    with make_client(timeout=0.4) as client:
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda s: None,
-            out=lambda s: None,
-            client=client,
-        )
+    listen_once(settings, store, now=NOW, timeout=0.4)
     assert stored(store) == sorted(v["post"]["ap_id"] for v in items)
 
 
@@ -252,16 +208,7 @@ def test_feed_faults(srv, store, kind):
             "sources": [{"platform": "rss", "url": srv.url + "/feed.xml", "backfill": "30d"}],
         }
     )
-    with make_client(timeout=0.4) as client:
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda s: None,
-            out=lambda s: None,
-            client=client,
-        )
+    listen_once(settings, store, now=NOW, timeout=0.4)
     assert stored(store) == [
         "https://blog.example.com/2026/11/globex",
         "https://blog.example.com/2026/11/moving-off",

@@ -6,14 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
-from localserver import AlgoliaFake, LocalServer, hn_hit
+from listener_util import listen_once, stored
+from localserver import AlgoliaFake, hn_hit
 
 from earful.config import settings_from_dict
-from earful.poller import listen
-from earful.schema import mentions
-from earful.store import Store
 from listeners._http import make_client
 from listeners.base import SourceError
 from listeners.hackernews import parse
@@ -68,41 +65,6 @@ def hn_settings(url: str, **extra):
     return settings_from_dict(raw)
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
-    s.upgrade()
-    yield s
-    s.engine.dispose()
-
-
-@pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-def stored(store) -> set[str]:
-    with store.read() as c:
-        return set(c.scalars(sa.select(mentions.c.external_id)))
-
-
-def run(settings, store, clock=lambda: NOW, **kw):
-    lines: list[str] = []
-    with make_client(timeout=2) as client:
-        code = listen(
-            settings,
-            store,
-            once=True,
-            clock=clock,
-            sleep=lambda s: None,
-            out=lines.append,
-            client=client,
-            **kw,
-        )
-    return code, lines
-
-
 def test_first_poll_backfills_with_quoted_terms_and_post_filter(srv, store):
     fake = AlgoliaFake(
         [
@@ -114,9 +76,8 @@ def test_first_poll_backfills_with_quoted_terms_and_post_filter(srv, store):
         ]
     )
     srv.route(PATH, fake)
-    code, lines = run(hn_settings(srv.url), store)
-    assert code == 0
-    assert stored(store) == {"1", "2", "5"}
+    lines = listen_once(hn_settings(srv.url), store, now=NOW, timeout=2)  # asserts exit code 0
+    assert stored(store, as_set=True) == {"1", "2", "5"}
     assert lines == [lines[0]] and lines[0].startswith("hackernews: ok, 3 new")
     reqs = srv.served(PATH)
     assert sorted(r.arg("query") for r in reqs) == ['"acme"', '"globex"', '"initech"']
@@ -130,42 +91,42 @@ def test_first_poll_backfills_with_quoted_terms_and_post_filter(srv, store):
 
 def test_backfill_window_is_per_source(srv, store):
     srv.route(PATH, AlgoliaFake())
-    run(hn_settings(srv.url, backfill="1d"), store)
+    listen_once(hn_settings(srv.url, backfill="1d"), store, now=NOW, timeout=2)
     assert srv.served(PATH)[0].arg("numericFilters").startswith(f"created_at_i>{T - 86400},")
 
 
 def test_later_poll_starts_at_watermark_minus_overlap(srv, store):
     fake = AlgoliaFake([hn_hit(1, T - 60, "acme one")])
     srv.route(PATH, fake)
-    run(hn_settings(srv.url), store)
+    listen_once(hn_settings(srv.url), store, now=NOW, timeout=2)
     later = NOW + timedelta(hours=1)
     fake.add(hn_hit(2, T + 1800, "acme two"), hn_hit(3, T - 100, "acme indexed late"))
     srv.requests.clear()
-    run(hn_settings(srv.url), store, clock=lambda: later)
+    listen_once(hn_settings(srv.url), store, now=later, timeout=2)
     acme = [r for r in srv.served(PATH) if r.arg("query") == '"acme"']
     assert acme[0].arg("numericFilters") == (
         f"created_at_i>{T - 300},created_at_i<={int(later.timestamp())}"
     )
-    assert stored(store) == {"1", "2", "3"}
+    assert stored(store, as_set=True) == {"1", "2", "3"}
 
 
 def test_walks_every_page(srv, store):
     fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 251)])
     srv.route(PATH, fake)
-    run(hn_settings(srv.url, hits_per_page=100), store)
+    listen_once(hn_settings(srv.url, hits_per_page=100), store, now=NOW, timeout=2)
     pages = [r.arg("page") for r in srv.served(PATH) if r.arg("query") == '"acme"']
     assert pages == ["0", "1", "2"]
-    assert len(stored(store)) == 250
+    assert len(stored(store, as_set=True)) == 250
 
 
 def test_result_cap_narrows_the_window(srv, store):
     fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 251)], cap=100)
     srv.route(PATH, fake)
-    run(hn_settings(srv.url, hits_per_page=50), store)
+    listen_once(hn_settings(srv.url, hits_per_page=50), store, now=NOW, timeout=2)
     acme = [r for r in srv.served(PATH) if r.arg("query") == '"acme"']
     uppers = {r.arg("numericFilters").split("<=")[1] for r in acme}
     assert len(uppers) >= 3  # the upper bound moved down as each capped window was exhausted
-    assert len(stored(store)) == 250
+    assert len(stored(store, as_set=True)) == 250
 
 
 def test_crash_mid_walk_resumes_from_saved_page(srv, store):
@@ -184,19 +145,19 @@ def test_crash_mid_walk_resumes_from_saved_page(srv, store):
     store.save_page(src.key, q.key, poller.pipeline.enrich_all(first.mentions)[0], first.cursor)
     assert first.cursor["watermark"] is None and first.cursor["walk"]["page"] == 1
     srv.requests.clear()
-    run(settings, store)
+    listen_once(settings, store, now=NOW, timeout=2)
     acme_pages = [r.arg("page") for r in srv.served(PATH) if r.arg("query") == '"acme"']
     assert acme_pages == ["1", "2"]  # resumed, did not restart or skip
-    assert len(stored(store)) == 300
+    assert len(stored(store, as_set=True)) == 300
     assert store.get_cursor(src.key, q.key) == {"watermark": T}
     client.close()
 
 
 def test_query_override_is_sent_verbatim(srv, store):
     srv.route(PATH, AlgoliaFake([hn_hit(1, T - 5, "acme and globex together")]))
-    run(hn_settings(srv.url, query="acme globex"), store)
+    listen_once(hn_settings(srv.url, query="acme globex"), store, now=NOW, timeout=2)
     assert [r.arg("query") for r in srv.served(PATH)] == ["acme globex"]
-    assert stored(store) == {"1"}
+    assert stored(store, as_set=True) == {"1"}
 
 
 def test_typo_tolerant_hits_are_filtered_out(srv, store):
@@ -208,5 +169,5 @@ def test_typo_tolerant_hits_are_filtered_out(srv, store):
             "sources": [{"platform": "hackernews", "base_url": srv.url, "backfill": "5000d"}],
         }
     )
-    run(settings, store)
-    assert stored(store) == {"15625742"}  # only the hit whose text really says NodeJs
+    listen_once(settings, store, now=NOW, timeout=2)
+    assert stored(store, as_set=True) == {"15625742"}  # only the hit whose text really says NodeJs

@@ -26,12 +26,6 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
 def ctx():
     slept: list[float] = []
     client = make_client(timeout=0.3)

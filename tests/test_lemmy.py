@@ -7,15 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
-from earful.poller import listen
-from earful.schema import mentions
-from earful.store import Store
-from listeners._http import make_client
 from listeners.base import SourceError
 from listeners.lemmy import parse
 
@@ -133,41 +129,11 @@ class LemmyFake:
         return {key: chunk, "next_page": nxt, "prev_page": None}
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
-    s.upgrade()
-    yield s
-    s.engine.dispose()
-
-
-@pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-def ids(store) -> set[str]:
-    with store.read() as c:
-        return set(c.scalars(sa.select(mentions.c.external_id)))
-
-
 def run(srv, store, clock=NOW, **extra):
     settings = settings_from_dict(
         {**SAMPLE_CONFIG, "sources": [{"platform": "lemmy", "base_url": srv.url, **extra}]}
     )
-    lines: list[str] = []
-    with make_client(timeout=2) as client:
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: clock,
-            sleep=lambda s: None,
-            out=lines.append,
-            client=client,
-        )
-    return lines
+    return listen_once(settings, store, now=clock, timeout=2)
 
 
 def test_v3_search_params_and_backfill(srv, store):
@@ -187,7 +153,7 @@ def test_v3_search_params_and_backfill(srv, store):
         "https://lemmy.example/post/1",
         "https://lemmy.example/post/2",
         "https://other.example/comment/11",
-    } <= ids(store)
+    } <= stored(store, as_set=True)
     searches = srv.served("/api/v3/search")
     assert {(r.arg("q"), r.arg("type_")) for r in searches} == {
         (t, k) for t in ("acme", "globex", "initech") for k in ("Posts", "Comments")
@@ -202,7 +168,7 @@ def test_walk_stops_at_the_watermark(srv, store):
     fake = LemmyFake(posts=posts)
     fake.install(srv)
     run(srv, store, limit=5)
-    assert len(ids(store)) == 39
+    assert len(stored(store, as_set=True)) == 39
     newest = posts[0]["post"]["published"]
     fake.posts.insert(0, post_view(100, NOW + timedelta(hours=1), "acme brand new"))
     srv.requests.clear()
@@ -213,7 +179,10 @@ def test_walk_stops_at_the_watermark(srv, store):
         if r.arg("q") == "acme" and r.arg("type_") == "Posts"
     ]
     assert [r.arg("page") for r in acme_posts] == ["1"]  # page 1 already reaches the watermark
-    assert "https://lemmy.example/post/100" in ids(store) and len(ids(store)) == 40
+    assert (
+        "https://lemmy.example/post/100" in stored(store, as_set=True)
+        and len(stored(store, as_set=True)) == 40
+    )
     assert newest  # the watermark was the newest published seen
 
 
@@ -232,7 +201,7 @@ def test_pages_until_watermark_when_many_new(srv, store):
         if r.arg("q") == "acme" and r.arg("type_") == "Posts"
     ]
     assert pages == ["1", "2", "3"]
-    assert len(ids(store)) == 13
+    assert len(stored(store, as_set=True)) == 13
 
 
 def test_lemmy_1_uses_v4(srv, store):
@@ -246,7 +215,7 @@ def test_lemmy_1_uses_v4(srv, store):
     assert srv.served("/api/v3/search") == []
     reqs = srv.served("/api/v4/search")
     assert {r.arg("search_term") for r in reqs} == {"acme", "globex", "initech"}
-    assert ids(store) == {"https://lemmy.example/post/1"}
+    assert stored(store, as_set=True) == {"https://lemmy.example/post/1"}
 
 
 def test_v3_gone_falls_back_to_v4_with_page_cursor(srv, store):
@@ -260,7 +229,7 @@ def test_v3_gone_falls_back_to_v4_with_page_cursor(srv, store):
         if r.arg("search_term") == "acme" and r.arg("type_") == "Posts"
     ]
     assert cursors == [None, "P3", "P6"]
-    assert len(ids(store)) == 7
+    assert len(stored(store, as_set=True)) == 7
 
 
 def test_same_post_via_two_instances_is_stored_once(store):
@@ -277,10 +246,8 @@ def test_same_post_via_two_instances_is_stored_once(store):
                 ],
             }
         )
-        lines: list[str] = []
-        with make_client(timeout=2) as client:
-            listen(settings, store, once=True, clock=lambda: NOW, out=lines.append, client=client)
-    assert ids(store) == {"https://lemmy.example/post/1"}
+        lines = listen_once(settings, store, now=NOW, timeout=2)
+    assert stored(store, as_set=True) == {"https://lemmy.example/post/1"}
     assert "1 new" in lines[0] and "0 new, 1 already stored" in lines[1]
 
 
@@ -299,4 +266,4 @@ def test_later_polls_walk_past_max_pages_until_the_watermark(srv, store):
     burst = [post_view(i, NOW + timedelta(seconds=i), f"acme burst {i}") for i in range(2, 40)]
     fake.posts += burst
     run(srv, store, clock=NOW + timedelta(hours=1), limit=5, max_pages=2)
-    assert len(ids(store)) == 39  # nothing lost although 8 pages were needed
+    assert len(stored(store, as_set=True)) == 39  # nothing lost although 8 pages were needed

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import ConfigError, settings_from_dict
@@ -307,48 +308,28 @@ def test_search_sends_the_token_one_term_at_a_time_and_keeps_the_max_id():
 
 
 # -- end to end through the poller ----------------------------------------------
-def stored(store):
-    import sqlalchemy as sa
-
-    from earful.schema import mentions
-
-    with store.read() as conn:
-        return sorted(conn.scalars(sa.select(mentions.c.native_id)))
-
-
-def listen_once(settings, store):
-    from earful.poller import listen
-
-    lines: list[str] = []
-    code = listen(
-        settings,
-        store,
-        once=True,
-        clock=lambda: NOW,
-        sleep=lambda _s: None,
-        out=lines.append,
-        client=_http.make_client(timeout=3),
-    )
-    assert code == 0
-    return lines
-
-
 def test_listen_once_fills_the_store_exactly_through_faults(any_store):
     with LocalServer() as srv:
         fake = FakeTimeline([status(n) for n in range(1, 31)])
         srv.route(TAG, fake)
         _, settings = make(srv.url)
-        listen_once(settings, any_store)
-        assert stored(any_store) == sorted(status(n)["id"] for n in range(1, 31))
+        listen_once(settings, any_store, now=NOW)
+        assert stored(any_store, column="native_id") == sorted(
+            status(n)["id"] for n in range(1, 31)
+        )
         fake.statuses += [status(n) for n in range(31, 131)]
         srv.fault(TAG, "503")
         srv.fault(TAG, "truncated", body=[status(999)])
         srv.fault(TAG, "429")
-        lines = listen_once(settings, any_store)
+        lines = listen_once(settings, any_store, now=NOW)
         assert "ok" in lines[0]
-        assert stored(any_store) == sorted(status(n)["id"] for n in range(1, 131))
-        lines = listen_once(settings, any_store)  # caught up: nothing new, nothing twice
-        assert stored(any_store) == sorted(status(n)["id"] for n in range(1, 131))
+        assert stored(any_store, column="native_id") == sorted(
+            status(n)["id"] for n in range(1, 131)
+        )
+        lines = listen_once(settings, any_store, now=NOW)  # caught up: nothing new, nothing twice
+        assert stored(any_store, column="native_id") == sorted(
+            status(n)["id"] for n in range(1, 131)
+        )
 
 
 def test_health_says_the_instance_requires_login(sqlite_store):
@@ -358,7 +339,7 @@ def test_health_says_the_instance_requires_login(sqlite_store):
         srv.route(TAG, [])
         srv.route("/api/v2/instance", load("instance_restricted.json"))
         _, settings = make(srv.url)
-        lines = listen_once(settings, sqlite_store)
+        lines = listen_once(settings, sqlite_store, now=NOW)
         assert "requires login for hashtag feeds" in lines[0]
         row = status_rows(settings, sqlite_store, NOW)[0]
         assert row["status"] == "needs credentials"

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 import sqlalchemy as sa
 from conftest import SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import AlgoliaFake, LocalServer, Reply, hn_hit
 from pydantic import BaseModel, ConfigDict
 
@@ -37,20 +38,6 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
-    s.upgrade()
-    yield s
-    s.engine.dispose()
-
-
-@pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-@pytest.fixture
 def client():
     with make_client(timeout=2) as c:
         yield c
@@ -58,11 +45,6 @@ def client():
 
 def settings_for(*sources: dict[str, Any]):
     return settings_from_dict({**SAMPLE_CONFIG, "sources": list(sources)})
-
-
-def ids(store) -> list[str]:
-    with store.read() as c:
-        return sorted(c.scalars(sa.select(mentions.c.external_id)))
 
 
 def health(store, name: str) -> dict[str, Any]:
@@ -146,18 +128,8 @@ def test_unknown_source_is_a_clear_key_error(store):
 def test_only_polls_the_named_source(srv, store, client):
     srv.route(PATH, AlgoliaFake([hn_hit(1, T - 5, "acme")]))
     settings = settings_for({"platform": "demo"}, {"platform": "hackernews", "base_url": srv.url})
-    lines: list[str] = []
-    listen(
-        settings,
-        store,
-        once=True,
-        only="hackernews",
-        clock=Clock(),
-        out=lines.append,
-        client=client,
-        sleep=lambda s: None,
-    )
-    assert ids(store) == ["1"] and len(lines) == 1
+    lines = listen_once(settings, store, clock=Clock(), only="hackernews", client=client)
+    assert stored(store) == ["1"] and len(lines) == 1
 
 
 # -- one transaction per page; cursors ------------------------------------------------
@@ -171,7 +143,7 @@ def test_page_and_cursor_are_saved_together_and_next_poll_gets_the_cursor(script
         settings, store, client=client, clock=Clock(), sleep=lambda s: None, out=lambda s: None
     )
     p.run_once()
-    assert ids(store) == ["s1", "s2", "s3"]
+    assert stored(store) == ["s1", "s2", "s3"]
     assert store.get_cursor("scripted", "all") == {"n": 2}
     p.run_once()
     assert p.listener(settings.sources[0]).ctx.state["cursors"] == [None, {"n": 2}]
@@ -180,9 +152,8 @@ def test_page_and_cursor_are_saved_together_and_next_poll_gets_the_cursor(script
 def test_failure_after_a_page_keeps_the_page_and_its_cursor(scripted, store, client):
     scripted["ok"] = [[Page([mk(1)], {"n": 1}), SourceError("error", "boom")]]
     settings = settings_for({"platform": "scripted", "script": "ok"})
-    lines: list[str] = []
-    listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append)
-    assert ids(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    lines = listen_once(settings, store, clock=Clock(), client=client)
+    assert stored(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
     h = health(store, "scripted")
     assert h["consecutive_failures"] == 1 and h["error_kind"] == "error"
     assert "boom" in h["last_error"] and "FAILED" in lines[0]
@@ -205,9 +176,8 @@ def test_malformed_and_off_topic_are_counted_never_abort(scripted, store, client
         Pipeline, "enrich_all", lambda self, b: (_ for _ in ()).throw(RuntimeError())
     )
     settings = settings_for({"platform": "scripted", "script": "ok"})
-    lines: list[str] = []
-    listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append)
-    assert ids(store) == ["s1"]
+    lines = listen_once(settings, store, clock=Clock(), client=client)
+    assert stored(store) == ["s1"]
     h = health(store, "scripted")
     assert h["skipped_total"] == 4  # 2 malformed in the listener, 1 in the pipeline, 1 off-topic
     assert "3 malformed, 1 off-topic" in lines[0]
@@ -221,10 +191,9 @@ def test_unexpected_listener_exception_does_not_kill_the_worker(scripted, store,
         {"platform": "scripted", "script": "ok", "name": "a"},
         {"platform": "scripted", "script": "b", "name": "b"},
     )
-    lines: list[str] = []
-    assert listen(settings, store, once=True, client=client, clock=Clock(), out=lines.append) == 0
+    lines = listen_once(settings, store, clock=Clock(), client=client)
     assert "a: FAILED" in lines[0] and "ZeroDivisionError" in lines[0]
-    assert lines[1].startswith("b: ok") and ids(store) == ["s9"]
+    assert lines[1].startswith("b: ok") and stored(store) == ["s9"]
 
 
 # -- --once retries -------------------------------------------------------------------
@@ -236,17 +205,8 @@ def test_once_retries_transient_errors_with_backoff(scripted, store, client):
     ]
     slept: list[float] = []
     settings = settings_for({"platform": "scripted", "script": "ok"})
-    lines: list[str] = []
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        sleep=slept.append,
-        out=lines.append,
-    )
-    assert ids(store) == ["s1"] and slept == [1.0, 2.0]
+    lines = listen_once(settings, store, clock=Clock(), sleep=slept.append, client=client)
+    assert stored(store) == ["s1"] and slept == [1.0, 2.0]
     assert "ok" in lines[0] and "after 2 retries" in lines[0]
     assert health(store, "scripted")["consecutive_failures"] == 0
 
@@ -259,16 +219,8 @@ def test_once_waits_out_a_short_rate_limit(scripted, store, client):
     ]
     slept: list[float] = []
     settings = settings_for({"platform": "scripted", "script": "ok"})
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=clock,
-        sleep=slept.append,
-        out=lambda s: None,
-    )
-    assert slept == [42.0] and ids(store) == ["s1"]
+    listen_once(settings, store, clock=clock, sleep=slept.append, client=client)
+    assert slept == [42.0] and stored(store) == ["s1"]
 
 
 def test_long_rate_limit_is_recorded_not_waited(scripted, store, client):
@@ -276,17 +228,8 @@ def test_long_rate_limit_is_recorded_not_waited(scripted, store, client):
     scripted["ok"] = [[SourceError("rate_limited", "429", retry_at=until, transient=True)]]
     slept: list[float] = []
     settings = settings_for({"platform": "scripted", "script": "ok", "every": "5m"})
-    lines: list[str] = []
-    code = listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        sleep=slept.append,
-        out=lines.append,
-    )
-    assert code == 0 and slept == []
+    lines = listen_once(settings, store, clock=Clock(), sleep=slept.append, client=client)
+    assert slept == []  # listen_once asserted the exit code 0
     h = health(store, "scripted")
     assert h["rate_limited_until"] == until and h["next_poll"] == until
     assert "rate-limited by the platform until 2026-11-25 12:20:00 UTC" in lines[0]
@@ -299,15 +242,7 @@ def test_needs_credentials_is_not_retried(scripted, store, client):
     scripted["ok"] = [[SourceError("needs_credentials", "HTTP 401")]]
     slept: list[float] = []
     settings = settings_for({"platform": "scripted", "script": "ok"})
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        sleep=slept.append,
-        out=lambda s: None,
-    )
+    listen_once(settings, store, clock=Clock(), sleep=slept.append, client=client)
     assert slept == []
     row = status_rows(settings, store, now=NOW)[0]
     assert row["status"] == "needs credentials" and row["error_kind"] == "needs_credentials"
@@ -384,10 +319,10 @@ def test_lease_blocks_a_second_worker_until_it_expires(scripted, store, client):
     lines: list[str] = []
     b.out = lines.append
     b.run_once()
-    assert lines == ["scripted: skipped, another worker is polling it"] and ids(store) == []
+    assert lines == ["scripted: skipped, another worker is polling it"] and stored(store) == []
     clock.at = NOW + LEASE_TTL + timedelta(seconds=1)  # A died: its lease expires
     b.run_once()
-    assert ids(store) == ["s1"] and health(store, "scripted")["lease_owner"] is None
+    assert stored(store) == ["s1"] and health(store, "scripted")["lease_owner"] is None
 
 
 def test_worker_that_lost_its_lease_writes_nothing_more(scripted, store, client):
@@ -403,7 +338,7 @@ def test_worker_that_lost_its_lease_writes_nothing_more(scripted, store, client)
     scripted["ok"] = [[Page([mk(1)], {"n": 1}), a_stalls_and_b_takes_over, Page([mk(2)], {"n": 2})]]
     res = a.run_source(settings.sources[0], once=True)
     assert res.busy
-    assert ids(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    assert stored(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
     assert health(store, "scripted")["lease_owner"] == "B"
 
 
@@ -423,7 +358,7 @@ def test_run_forever_polls_then_stops_on_event(srv, store, client):
     stop.set()
     t.join(5)
     assert not t.is_alive()
-    assert ids(store) == ["1"] and lines[0].startswith("hackernews: ok")
+    assert stored(store) == ["1"] and lines[0].startswith("hackernews: ok")
     assert len(srv.served(PATH)) == 3  # one poll per query, then idle until next_poll
 
 
@@ -432,15 +367,7 @@ def test_text_of_any_size_and_content_is_stored(srv, store, client):
     nasty = "acme &lt;script&gt;alert(1)&lt;/script&gt; \u202eevil\u202c \x00\x07 done"
     srv.route(PATH, AlgoliaFake([hn_hit(1, T - 5, big), hn_hit(2, T - 6, nasty)]))
     settings = settings_for({"platform": "hackernews", "base_url": srv.url})
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        out=lambda s: None,
-        sleep=lambda s: None,
-    )
+    listen_once(settings, store, clock=Clock(), client=client)
     with store.read() as c:
         texts = dict(c.execute(sa.select(mentions.c.external_id, mentions.c.text)).all())
     assert len(texts["1"]) >= 100_000
@@ -452,16 +379,7 @@ def test_health_says_unreachable_when_nothing_listens(store, client):
     with LocalServer() as s:
         dead = s.url
     settings = settings_for({"platform": "hackernews", "base_url": dead})
-    lines: list[str] = []
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        out=lines.append,
-        sleep=lambda s: None,
-    )
+    lines = listen_once(settings, store, clock=Clock(), client=client)
     row = status_rows(settings, store, now=NOW)[0]
     assert row["status"] == "failing" and row["error_kind"] == "unreachable"
     assert row["last_error"].startswith("cannot reach the server")
@@ -471,15 +389,7 @@ def test_health_says_unreachable_when_nothing_listens(store, client):
 def test_http_429_from_a_real_server_is_recorded(srv, store, client):
     srv.route(PATH, Reply(429, {"e": 1}, {"Retry-After": "3600"}))
     settings = settings_for({"platform": "hackernews", "base_url": srv.url})
-    listen(
-        settings,
-        store,
-        once=True,
-        client=client,
-        clock=Clock(),
-        out=lambda s: None,
-        sleep=lambda s: None,
-    )
+    listen_once(settings, store, clock=Clock(), client=client)
     h = health(store, "hackernews")
     assert h["error_kind"] == "rate_limited" and h["rate_limited_until"] == NOW + timedelta(hours=1)
     assert len(srv.served(PATH)) == 1
@@ -535,7 +445,7 @@ def test_two_workers_on_postgres_never_poll_one_source_at_once(pg_url, monkeypat
         overlap = max(s.max_in_flight[PATH] for s in servers)
         if leases:
             assert overlap == 1, "two workers polled one source at the same time"
-            assert len(ids(store)) == 3 * 119
+            assert len(stored(store)) == 3 * 119
             with store.read() as c:
                 owners = c.scalars(sa.select(source_health.c.lease_owner)).all()
             assert owners == [None, None, None]
@@ -559,8 +469,8 @@ def test_live_poll_bounded_by_pages_comes_back_at_once(scripted, store, client, 
     p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
     p.run_source(settings.sources[0], once=False)
     h = health(store, "scripted")
-    assert ids(store) == ["s1", "s2"] and h["next_poll"] == NOW  # more to fetch: due now
+    assert stored(store) == ["s1", "s2"] and h["next_poll"] == NOW  # more to fetch: due now
     assert store.get_cursor("scripted", "all") == {"n": 2}
     p.run_source(settings.sources[0], once=False)
-    assert ids(store) == ["s1", "s2", "s3"]
+    assert stored(store) == ["s1", "s2", "s3"]
     assert health(store, "scripted")["next_poll"] == NOW + timedelta(minutes=10)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import HTML_403, LocalServer, Reply
 
 from earful.config import settings_from_dict
@@ -269,34 +270,6 @@ def test_subreddit_feed_and_blocked_html_page():
 
 
 # -- end to end through the poller ----------------------------------------------
-def listen_once(settings, store):
-    from earful.poller import listen
-
-    lines: list[str] = []
-    assert (
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda _s: None,
-            out=lines.append,
-            client=_http.make_client(timeout=3),
-        )
-        == 0
-    )
-    return lines
-
-
-def stored(store):
-    import sqlalchemy as sa
-
-    from earful.schema import mentions
-
-    with store.read() as conn:
-        return sorted(conn.scalars(sa.select(mentions.c.external_id)))
-
-
 def test_listen_once_rss_stores_posts_but_never_removed_ones(sqlite_store):
     with LocalServer() as srv:
         srv.route(
@@ -305,8 +278,8 @@ def test_listen_once_rss_stores_posts_but_never_removed_ones(sqlite_store):
         )
         src = {"platform": "reddit", "base_url": srv.url}
         settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]})
-        listen_once(settings, sqlite_store)
-        listen_once(settings, sqlite_store)
+        listen_once(settings, sqlite_store, now=NOW)
+        listen_once(settings, sqlite_store, now=NOW)
         assert stored(sqlite_store) == ["t3_1acme01", "t3_1acme02"]
 
 
@@ -324,11 +297,11 @@ def test_listen_once_oauth_through_faults(sqlite_store):
         settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
         srv.fault(SEARCH, "500")
         srv.fault(SEARCH, "reset")
-        listen_once(settings, sqlite_store)
+        listen_once(settings, sqlite_store, now=NOW)
         assert stored(sqlite_store) == sorted(t["data"]["name"] for t in fake.things)
         fake.things += [thing(n, minutes_ago=2) for n in range(900, 905)]
         fake.things.append(thing(905, minutes_ago=2, selftext="[removed]"))
-        listen_once(settings, sqlite_store)
+        listen_once(settings, sqlite_store, now=NOW)
         expected = {t["data"]["name"] for t in fake.things} - {"t3_p905"}
         assert stored(sqlite_store) == sorted(expected)
 

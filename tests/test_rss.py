@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
-from localserver import LocalServer, Reply
+from listener_util import listen_once, stored
+from localserver import Reply
 
 from earful.config import settings_from_dict
-from earful.poller import listen
-from earful.schema import mentions
-from earful.store import Store
-from listeners._http import make_client
 from listeners.base import SourceError
 from listeners.rss import is_search_feed, parse, unwrap
 
@@ -70,47 +66,17 @@ def test_unwrap_and_search_feed_detection():
 
 
 # -- fetch ----------------------------------------------------------------------------
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path / 'e.db'}")
-    s.upgrade()
-    yield s
-    s.engine.dispose()
-
-
-@pytest.fixture
-def srv():
-    with LocalServer() as s:
-        yield s
-
-
-def ids(store) -> set[str]:
-    with store.read() as c:
-        return set(c.scalars(sa.select(mentions.c.external_id)))
-
-
 def run(store, url: str, **extra):
     settings = settings_from_dict(
         {**SAMPLE_CONFIG, "sources": [{"platform": "rss", "url": url, "backfill": "30d", **extra}]}
     )
-    lines: list[str] = []
-    with make_client(timeout=2) as client:
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda s: None,
-            out=lines.append,
-            client=client,
-        )
-    return lines
+    return listen_once(settings, store, now=NOW, timeout=2)
 
 
 def test_blog_feed_keeps_only_entries_with_a_term(srv, store):
     srv.route("/feed.xml", Reply(200, raw("blog.rss"), {"Content-Type": "application/rss+xml"}))
     lines = run(store, srv.url + "/feed.xml")
-    assert ids(store) == {
+    assert stored(store, as_set=True) == {
         "https://blog.example.com/2026/11/moving-off",
         "https://blog.example.com/2026/11/globex",
     }
@@ -145,7 +111,8 @@ def test_query_feed_keeps_everything(srv, store):
         Reply(200, raw("google_alerts.xml"), {"Content-Type": "application/atom+xml"}),
     )
     run(store, srv.url + "/alerts.xml", is_query=True, backfill="5000d")
-    assert len(ids(store)) == 0  # the pipeline still drops what matches no configured term
+    # the pipeline still drops what matches no configured term
+    assert len(stored(store, as_set=True)) == 0
     # the same feed with the brand it was made for: every entry is kept
     settings = settings_from_dict(
         {
@@ -153,15 +120,14 @@ def test_query_feed_keeps_everything(srv, store):
             "sources": [{"platform": "rss", "url": srv.url + "/alerts.xml", "backfill": "5000d"}],
         }
     )
-    with make_client(timeout=2) as client:
-        listen(settings, store, once=True, clock=lambda: NOW, out=lambda s: None, client=client)
-    assert len(ids(store)) == 3
+    listen_once(settings, store, now=NOW, timeout=2)
+    assert len(stored(store, as_set=True)) == 3
 
 
 def test_first_poll_leaves_out_entries_older_than_backfill(srv, store):
     srv.route("/feed.xml", Reply(200, raw("blog.rss"), {"Content-Type": "application/rss+xml"}))
     run(store, srv.url + "/feed.xml", backfill="3d")  # 23 Nov in, 21 Nov out
-    assert ids(store) == {"https://blog.example.com/2026/11/moving-off"}
+    assert stored(store, as_set=True) == {"https://blog.example.com/2026/11/moving-off"}
 
 
 def test_html_error_page_is_reported(srv, store):

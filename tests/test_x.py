@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
+from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
@@ -245,34 +246,6 @@ def test_without_a_token_or_with_a_rejected_one_needs_credentials():
 
 
 # -- end to end through the poller ----------------------------------------------
-def listen_once(settings, store):
-    from earful.poller import listen
-
-    lines: list[str] = []
-    assert (
-        listen(
-            settings,
-            store,
-            once=True,
-            clock=lambda: NOW,
-            sleep=lambda _s: None,
-            out=lines.append,
-            client=_http.make_client(timeout=3),
-        )
-        == 0
-    )
-    return lines
-
-
-def stored(store):
-    import sqlalchemy as sa
-
-    from earful.schema import mentions
-
-    with store.read() as conn:
-        return sorted(conn.scalars(sa.select(mentions.c.native_id)))
-
-
 def test_listen_once_through_faults_stores_each_post_once(sqlite_store):
     with LocalServer() as srv:
         fake = FakeX([tweet(n) for n in range(1, 41)])
@@ -280,14 +253,14 @@ def test_listen_once_through_faults_stores_each_post_once(sqlite_store):
         src = {"platform": "x", "base_url": srv.url, "token_env": "XTOK", "max_results": 10}
         settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
         srv.fault(SEARCH, "429")
-        listen_once(settings, sqlite_store)
-        assert stored(sqlite_store) == sorted(t["id"] for t in fake.tweets)
+        listen_once(settings, sqlite_store, now=NOW)
+        assert stored(sqlite_store, column="native_id") == sorted(t["id"] for t in fake.tweets)
         fake.tweets += [tweet(n) for n in range(41, 80)]
         srv.script(
             SEARCH, Reply(503), Reply(200, '{"data": [', {"Content-Type": "application/json"})
         )
-        listen_once(settings, sqlite_store)
-        assert stored(sqlite_store) == sorted(t["id"] for t in fake.tweets)
+        listen_once(settings, sqlite_store, now=NOW)
+        assert stored(sqlite_store, column="native_id") == sorted(t["id"] for t in fake.tweets)
 
 
 def test_snowflake_time_and_a_since_id_older_than_the_window():

@@ -1,0 +1,63 @@
+"""Helpers shared by the listener tests: what the store holds, and one `earful listen --once`.
+
+lines = listen_once(settings, store, now=NOW)   # asserts the exit code is 0
+assert stored(store) == ["1", "2"]              # sorted external ids
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from earful.poller import listen
+from earful.schema import mentions
+from earful.store import Store
+from listeners._http import make_client
+
+
+def stored(store: Store, *, column: str = "external_id", as_set: bool = False) -> Any:
+    """The stored mentions' `column` values (`external_id` or `native_id`): sorted, or a set."""
+    with store.read() as conn:
+        values = conn.scalars(sa.select(mentions.c[column]))
+        return set(values) if as_set else sorted(values)
+
+
+def listen_once(
+    settings: Any,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] = lambda _s: None,
+    only: str | None = None,
+    client: httpx.Client | None = None,
+    timeout: float = 3,
+) -> list[str]:
+    """Poll every source once (or `only` one) with no real waiting; return the printed lines.
+
+    The clock is `clock`, else always `now`, else the real one. The HTTP client is `client`
+    (left open), else a new one with `timeout` seconds, closed afterwards.
+    """
+    if clock is None and now is not None:
+        clock = lambda: now  # noqa: E731
+    timing: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    lines: list[str] = []
+    own = make_client(timeout=timeout) if client is None else contextlib.nullcontext(client)
+    with own as http:
+        code = listen(
+            settings,
+            store,
+            once=True,
+            only=only,
+            sleep=sleep,
+            out=lines.append,
+            client=http,
+            **timing,
+        )
+    assert code == 0
+    return lines
