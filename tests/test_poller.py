@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -410,8 +411,12 @@ def test_two_workers_on_postgres_never_poll_one_source_at_once(pg_url, monkeypat
             hits = [hn_hit(n * 1000 + i, now - 30 * i, f"acme post {i}") for i in range(1, 120)]
             fake = AlgoliaFake(hits)
 
-            def slow(req, fake=fake):
-                time.sleep(0.01)
+            served = itertools.count(1)
+
+            def slow(req, fake=fake, served=served):
+                # The first two requests to each source are held for a moment, so two
+                # workers on one source would overlap there however loaded the machine is.
+                time.sleep(0.5 if next(served) <= 2 else 0.01)
                 return fake(req)
 
             s.route(PATH, slow)
@@ -437,7 +442,15 @@ def test_two_workers_on_postgres_never_poll_one_source_at_once(pg_url, monkeypat
         threads = [threading.Thread(target=worker) for _ in range(2)]
         for t in threads:
             t.start()
-        time.sleep(3.0)
+
+        def done() -> bool:  # leases: every post stored; control: an overlap was seen
+            if leases:
+                return len(stored(store)) >= 3 * 119
+            return max(s.max_in_flight[PATH] for s in servers) >= 2
+
+        deadline = time.monotonic() + 20  # bounded either way
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.1)
         stop.set()
         for t in threads:
             t.join(20)
