@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from earful.models import Page, utcnow
+from earful.models import Mention, Page, utcnow
 
 ErrorKind = Literal[
     "unreachable", "rate_limited", "needs_credentials", "blocked", "bad_payload", "error"
@@ -123,3 +123,28 @@ class Listener:
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         """Yield pages for `query`, newest information first or oldest first as the API allows."""
         raise NotImplementedError
+
+
+_T = TypeVar("_T")
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def parse_each(
+    items: Iterable[_T], parse_one: Callable[[_T], Mention | None]
+) -> tuple[list[Mention], int]:
+    """Parse items one at a time: (mentions deduplicated by external_id, malformed skipped).
+
+    A malformed item is counted and skipped, never aborting the batch; `parse_one`
+    returning None drops an item on purpose (deleted, retweet) without counting it.
+    """
+    out: dict[str, Mention] = {}
+    skipped = 0
+    for item in items:
+        try:
+            m = parse_one(item)
+        except MALFORMED:
+            skipped += 1
+            continue
+        if m is not None:
+            out.setdefault(m.external_id, m)
+    return list(out.values()), skipped

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page
 from listeners import _http
-from listeners.base import Listener, Query, SourceError
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "bluesky"
 PUBLIC_HOST = "https://public.api.bsky.app"
@@ -109,16 +109,7 @@ def parse(
     posts = payload.get("posts") if isinstance(payload, dict) else None
     if not isinstance(posts, list):
         raise SourceError("bad_payload", "Bluesky searchPosts sent no posts list", transient=True)
-    out: dict[str, Mention] = {}
-    skipped = 0
-    for post in posts:
-        try:
-            m = parse_post(post, followers, source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        out.setdefault(m.external_id, m)
-    return list(out.values()), skipped
+    return parse_each(posts, lambda post: parse_post(post, followers, source))
 
 
 def indexed_at(post: Any) -> datetime | None:

@@ -43,7 +43,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from earful.models import Mention, Page, as_utc
 from listeners import _http
-from listeners.base import Listener, Query, SourceError
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "mastodon"
 _TAG = re.compile(r"^\w+$")
@@ -140,16 +140,7 @@ def parse(payload: Any, instance: str, source: str | None = None) -> tuple[list[
     items = payload.get("statuses") if isinstance(payload, dict) else payload
     if not isinstance(items, list):
         raise SourceError("bad_payload", "Mastodon sent neither a status list nor search results")
-    out: dict[str, Mention] = {}
-    skipped = 0
-    for item in items:
-        try:
-            m = parse_status(item, instance, source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        out.setdefault(m.external_id, m)
-    return list(out.values()), skipped
+    return parse_each(items, lambda item: parse_status(item, instance, source))
 
 
 def search_queries(query: Query) -> list[str]:

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from earful.models import Mention, Page
 from earful.text import unescape
 from listeners import _http
-from listeners.base import Listener, Query, SourceError
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "reddit"
 VERSION = "0.1.0"
@@ -127,17 +127,7 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
         assert isinstance(children, list)
     except (KeyError, TypeError, AssertionError) as exc:
         raise SourceError("bad_payload", "Reddit sent no listing", transient=True) from exc
-    out: dict[str, Mention] = {}
-    skipped = 0
-    for child in children:
-        try:
-            m = parse_thing(child, source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        if m is not None:
-            out.setdefault(m.external_id, m)
-    return list(out.values()), skipped
+    return parse_each(children, lambda child: parse_thing(child, source))
 
 
 def parse_rss(content: bytes | str, source: str | None = None) -> tuple[list[Mention], int]:
@@ -145,17 +135,7 @@ def parse_rss(content: bytes | str, source: str | None = None) -> tuple[list[Men
     feed = feedparser.parse(content)
     if feed.bozo and not feed.entries:
         raise SourceError("bad_payload", "Reddit sent a feed that does not parse", transient=True)
-    out: dict[str, Mention] = {}
-    skipped = 0
-    for e in feed.entries:
-        try:
-            m = _rss_entry(e, source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        if m is not None:
-            out.setdefault(m.external_id, m)
-    return list(out.values()), skipped
+    return parse_each(feed.entries, lambda e: _rss_entry(e, source))
 
 
 def _rss_entry(e: Any, source: str | None) -> Mention | None:

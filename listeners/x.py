@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page
 from listeners import _http
-from listeners.base import Listener, Query, SourceError
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "x"
 TWEET_FIELDS = (
@@ -109,17 +109,9 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
         for u in (payload.get("includes") or {}).get("users") or []
         if isinstance(u, dict) and "id" in u
     }
-    out: dict[str, Mention] = {}
-    skipped = 0
-    for tweet in tweets if isinstance(tweets, list) else []:
-        try:
-            m = parse_tweet(tweet, users, source)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            skipped += 1
-            continue
-        if m is not None:
-            out.setdefault(m.external_id, m)
-    return list(out.values()), skipped
+    return parse_each(
+        tweets if isinstance(tweets, list) else [], lambda t: parse_tweet(t, users, source)
+    )
 
 
 def snowflake_time(tweet_id: str) -> datetime | None:
