@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from earful.models import Mention, utcnow
 from earful.schema import (
     MIGRATIONS,
+    UTCDateTime,
     cursors,
     mentions,
     queue_items,
@@ -275,6 +276,15 @@ class Store:
             flat = tuple(chain.from_iterable(chunk))
             for rid, platform, external_id in conn.exec_driver_sql(sql, flat):
                 out[(platform, external_id)] = rid
+        if out:
+            # The full-text index, in one statement (migration 8). Every id in the
+            # range is a row inserted just now: SQLite hands out ids above every
+            # existing one, and BEGIN IMMEDIATE keeps other writers out.
+            conn.exec_driver_sql(
+                "INSERT INTO mentions_fts (rowid, text)"
+                " SELECT id, text FROM mentions WHERE id BETWEEN ? AND ?",
+                (min(out.values()), max(out.values())),
+            )
         return out
 
     def _add_to_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
@@ -446,10 +456,30 @@ def _bind_processors(
     """(position, processor) for the columns whose type converts values on the way in."""
     out: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(columns):
-        proc = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        col_type = table.c[name].type
+        if dialect.name == "sqlite" and isinstance(col_type, UTCDateTime):
+            out.append((i, _sqlite_utc_text))  # same text, a quarter of the cost
+            continue
+        proc = col_type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
             out.append((i, proc))
     return out
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    """What `UTCDateTime` stores on SQLite, in one C call: naive UTC text with microseconds.
+
+    Equal to SQLAlchemy's chain (`process_bind_param`, then SQLite DATETIME's
+    "%Y-%m-%d %H:%M:%S.%f" format); tests compare the two.
+    """
+    if value is None:
+        return None
+    tz = value.tzinfo
+    if tz is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if tz is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _processed(

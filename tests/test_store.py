@@ -209,3 +209,49 @@ def test_the_insert_path_writes_every_mention_column():
 
     assert set(_MENTION_COLUMNS) == {c.name for c in mentions.c} - {"id"}
     assert set(_MENTION_COLUMNS) <= {f.name for f in dataclasses.fields(Mention)}
+
+
+def test_sqlite_full_text_index_holds_exactly_the_inserted_rows(sqlite_store):
+    # Fed once per batch (migration 8), not by a row trigger: repeats, several
+    # chunks and a deleted newest row (whose id SQLite may hand out again) included.
+    sqlite_store.save_page("s", "q", [mk(i, text=f"acme widget {i}") for i in range(5)], None)
+    with sqlite_store.write() as c:
+        c.execute(mentions.delete().where(mentions.c.external_id == mk(4).external_id))
+    page = [mk(i, text=f"acme gadget {i}") for i in range(3, 2500)]
+    sqlite_store.save_page("s", "q", page + page[:7], None)
+    with sqlite_store.read() as c:
+        assert not c.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name = 'trg_mentions_fts_ai'"
+        ).all()
+        c.exec_driver_sql("INSERT INTO mentions_fts(mentions_fts) VALUES ('integrity-check')")
+        n = c.exec_driver_sql("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'acme'")
+        assert n.scalar() == sqlite_store.count_mentions() == 2500
+        gadgets = c.exec_driver_sql(
+            "SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'gadget'"
+        ).scalar()
+        assert gadgets == 2496  # 3 is a widget from the first page, 4 came back as a gadget
+
+
+def test_fast_sqlite_datetime_binding_equals_sqlalchemys():
+    from datetime import timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from earful.schema import UTCDateTime
+    from earful.store import _sqlite_utc_text
+
+    dialect = sqlite.dialect()
+    chain = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert chain is not None
+    values = [
+        T0,
+        T0.replace(microsecond=7),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=-7, minutes=-30))),
+        datetime(987, 1, 2, 3, 4, 5, tzinfo=UTC),
+        None,
+    ]
+    for v in values:
+        assert _sqlite_utc_text(v) == chain(v)
+    with pytest.raises(ValueError, match="naive"):
+        _sqlite_utc_text(datetime(2026, 1, 1))
