@@ -23,6 +23,7 @@ current row, so the UI can say "changed by NAME at TIME".
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -33,7 +34,14 @@ from sqlalchemy.engine import Connection
 
 from earful.config import Settings, SLAConfig
 from earful.models import QUEUE_STATUSES, Mention, as_utc, utcnow
-from earful.schema import audit_log, mentions, queue_items, queue_notes
+from earful.schema import (
+    UTCDateTime,
+    audit_log,
+    mentions,
+    queue_items,
+    queue_notes,
+    sqlite_utc_value,
+)
 from earful.schema import canned_replies as canned_table
 
 if TYPE_CHECKING:
@@ -207,6 +215,13 @@ def _conversation_items(
     platforms = sorted({k[0] for k in keys})
     authors = sorted({k[2] for k in keys})
     newest: dict[tuple[str, str, str], Any] = {}
+    if dialect.name == "sqlite":  # the same query, its SQL written once, lists bound as JSON
+        lists = (json.dumps(platforms), json.dumps(authors))
+        for r in conn.exec_driver_sql(_SQLITE_CONVERSATIONS, lists):
+            key = (r[-3], r[-2], r[-1])
+            if key in keys:
+                newest[key] = r
+        authors = []  # done: skip the generic loop
     for i in range(0, len(authors), _LOOKUP_CHUNK):  # a conversation's rows share a chunk
         stmt = (
             sa.select(*_ITEM_COLUMNS, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
@@ -237,6 +252,17 @@ def _conversation_items(
     return out
 
 
+_SQLITE_CONVERSATIONS = (
+    "SELECT "
+    + ", ".join(f"queue_items.{c.key}" for c in _ITEM_COLUMNS)
+    + ", mentions.platform, mentions.thread_id, mentions.author"
+    " FROM queue_items JOIN mentions ON mentions.id = queue_items.mention_id"
+    " WHERE mentions.platform IN (SELECT value FROM json_each(?))"
+    " AND mentions.author IN (SELECT value FROM json_each(?))"
+    " AND queue_items.status != 'dismissed'"
+    " ORDER BY queue_items.created_at, queue_items.mention_id"
+)
+
 _PROCESSORS: dict[str, list[tuple[str, Any]]] = {}
 
 
@@ -249,6 +275,9 @@ def _item_processors(dialect: Any) -> list[tuple[str, Any]]:
         procs = []
         for c in _ITEM_COLUMNS:
             if not isinstance(c.type, sa.types.TypeDecorator):
+                continue
+            if dialect.name == "sqlite" and isinstance(c.type, UTCDateTime):
+                procs.append((c.key, sqlite_utc_value))  # same value, a fifth of the cost
                 continue
             proc = c.type.dialect_impl(dialect).result_processor(dialect, None)
             if proc is not None:

@@ -39,6 +39,33 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """What `UTCDateTime` stores on SQLite, in one C call: naive UTC text with microseconds.
+
+    Equal to SQLAlchemy's chain (`process_bind_param`, then SQLite DATETIME's
+    "%Y-%m-%d %H:%M:%S.%f" format); tests compare the two.
+    """
+    if value is None:
+        return None
+    tz = value.tzinfo
+    if tz is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if tz is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_utc_value(value: str | None) -> datetime | None:
+    """`UTCDateTime`'s result on SQLite from its stored text, in one C call.
+
+    Equal to SQLAlchemy's chain (SQLite DATETIME's regex parse, then
+    `process_result_value`) for the text this type writes; tests compare them.
+    """
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 class JSONText(sa.types.TypeDecorator[Any]):
     """JSON kept as text: portable, and exactly what was received (audit)."""
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from earful.schema import (
     queue_items,
     rollup_hourly,
     schema_migrations,
+    sqlite_utc_text,
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///data/earful.db"
@@ -458,28 +459,12 @@ def _bind_processors(
     for i, name in enumerate(columns):
         col_type = table.c[name].type
         if dialect.name == "sqlite" and isinstance(col_type, UTCDateTime):
-            out.append((i, _sqlite_utc_text))  # same text, a quarter of the cost
+            out.append((i, sqlite_utc_text))  # same text, a quarter of the cost
             continue
         proc = col_type.dialect_impl(dialect).bind_processor(dialect)
         if proc is not None:
             out.append((i, proc))
     return out
-
-
-def _sqlite_utc_text(value: datetime | None) -> str | None:
-    """What `UTCDateTime` stores on SQLite, in one C call: naive UTC text with microseconds.
-
-    Equal to SQLAlchemy's chain (`process_bind_param`, then SQLite DATETIME's
-    "%Y-%m-%d %H:%M:%S.%f" format); tests compare the two.
-    """
-    if value is None:
-        return None
-    tz = value.tzinfo
-    if tz is None:
-        raise ValueError("naive datetime given to a UTC column")
-    if tz is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _processed(

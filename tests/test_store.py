@@ -232,13 +232,12 @@ def test_sqlite_full_text_index_holds_exactly_the_inserted_rows(sqlite_store):
         assert gadgets == 2496  # 3 is a widget from the first page, 4 came back as a gadget
 
 
-def test_fast_sqlite_datetime_binding_equals_sqlalchemys():
+def test_fast_sqlite_datetime_binding_and_reading_equal_sqlalchemys():
     from datetime import timezone
 
     from sqlalchemy.dialects import sqlite
 
-    from earful.schema import UTCDateTime
-    from earful.store import _sqlite_utc_text
+    from earful.schema import UTCDateTime, sqlite_utc_text, sqlite_utc_value
 
     dialect = sqlite.dialect()
     chain = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
@@ -251,7 +250,12 @@ def test_fast_sqlite_datetime_binding_equals_sqlalchemys():
         datetime(987, 1, 2, 3, 4, 5, tzinfo=UTC),
         None,
     ]
+    back = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert back is not None
     for v in values:
-        assert _sqlite_utc_text(v) == chain(v)
+        assert sqlite_utc_text(v) == chain(v)
+        assert sqlite_utc_value(sqlite_utc_text(v)) == back(chain(v))
+        if v is not None:
+            assert sqlite_utc_value(sqlite_utc_text(v)).tzinfo is UTC  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="naive"):
-        _sqlite_utc_text(datetime(2026, 1, 1))
+        sqlite_utc_text(datetime(2026, 1, 1))
