@@ -33,6 +33,7 @@ _NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t\xa0\ud800-\udfff]|  |\n
 # Mention's fields in order, read in one C call; the pipeline's outputs by position.
 _FIELDS = tuple(f.name for f in dataclasses.fields(Mention))
 _ALL_FIELDS = operator.attrgetter(*_FIELDS)
+_SOURCE = _FIELDS.index("source")
 _OUT = tuple(
     _FIELDS.index(name)
     for name in (
@@ -62,9 +63,14 @@ def _clean(text: str) -> str:
     return clean_text(text)
 
 
-def _enriched(m: Mention, text: str, matched: str, s: Sentiment, t: Triage) -> Mention:
-    """`dataclasses.replace(m, ...)` with the pipeline's fields, in one constructor call."""
+def _enriched(
+    m: Mention, text: str, matched: str, s: Sentiment, t: Triage, source: str | None = None
+) -> Mention:
+    """`dataclasses.replace(m, ...)` with the pipeline's fields (and `source` when the
+    mention has none), in one constructor call."""
     values: list[Any] = list(_ALL_FIELDS(m))
+    if source and not m.source:
+        values[_SOURCE] = source
     for i, v in zip(
         _OUT,
         (text, matched, s.compound, s.label, s.lang, t.intent, t.needs_reply, t.reason, t.priority),
@@ -88,15 +94,19 @@ class Pipeline:
         low = m.text.lower()
         return any(h in low for h in self.handles)
 
-    def enrich(self, m: Mention) -> Mention | None:
-        """The mention with text cleaned and matched/sentiment/triage filled, or None to drop."""
+    def enrich(self, m: Mention, source: str | None = None) -> Mention | None:
+        """The mention with text cleaned and matched/sentiment/triage filled, or None to drop.
+
+        `source` tags a mention whose listener left its source empty."""
         text = _clean(m.text)
         matched = self.matcher.match(text)
         if matched is None:
             return None
-        return self._finish(m, text, matched, self.scorer.score(text, m.lang))
+        return self._finish(m, text, matched, self.scorer.score(text, m.lang), source)
 
-    def _finish(self, m: Mention, text: str, matched: str, s: Sentiment) -> Mention:
+    def _finish(
+        self, m: Mention, text: str, matched: str, s: Sentiment, source: str | None = None
+    ) -> Mention:
         """Triage a cleaned, matched and scored mention; the enriched copy."""
         t = classify(
             text,
@@ -116,7 +126,7 @@ class Pipeline:
                 f"{t.reason} (about {matched}, a competitor: not queued)",
                 t.priority,
             )
-        return _enriched(m, text, matched, s, t)
+        return _enriched(m, text, matched, s, t, source)
 
     def score_text(self, text: str) -> dict[str, object]:
         """What `earful score` prints for one line: sentiment plus triage, no matching required."""
@@ -136,7 +146,9 @@ class Pipeline:
             "priority": round(t.priority, 1),
         }
 
-    def enrich_all(self, batch: Iterable[Mention]) -> tuple[list[Mention], int]:
+    def enrich_all(
+        self, batch: Iterable[Mention], source: str | None = None
+    ) -> tuple[list[Mention], int]:
         """Enriched mentions and how many were dropped as off-topic or excluded.
 
         Same results as `enrich` on each mention; the texts are scored together.
@@ -153,6 +165,7 @@ class Pipeline:
         scores = self.scorer.score_many([t for _, t, _ in todo], [m.lang for m, _, _ in todo])
         finish = self._finish
         kept = [
-            finish(m, text, matched, s) for (m, text, matched), s in zip(todo, scores, strict=True)
+            finish(m, text, matched, s, source)
+            for (m, text, matched), s in zip(todo, scores, strict=True)
         ]
         return kept, seen - len(kept)

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import socket
@@ -320,20 +319,19 @@ class Poller:
             conn.execute(source_health.update().where(h.source == src.key).values(**values))
 
     # -- polling --------------------------------------------------------------------
-    def _prepare(self, batch: list[Mention], src: SourceConfig) -> list[Mention]:
-        """Tag each mention with its source (fetched_at defaults to the write time in the store)."""
-        return [m if m.source else dataclasses.replace(m, source=src.key) for m in batch]
+    def _enrich(self, batch: list[Mention], source: str) -> tuple[list[Mention], int, int]:
+        """(kept, off-topic dropped, malformed) -- one bad post never aborts the batch.
 
-    def _enrich(self, batch: list[Mention]) -> tuple[list[Mention], int, int]:
-        """(kept, off-topic dropped, malformed) -- one bad post never aborts the batch."""
+        Mentions without a source are tagged with this one in the enriched copy
+        (fetched_at defaults to the write time in the store)."""
         try:
-            kept, dropped = self.pipeline.enrich_all(batch)
+            kept, dropped = self.pipeline.enrich_all(batch, source)
             return kept, dropped, 0
         except Exception:  # noqa: BLE001 - fall back to one at a time and count the culprits
             kept, dropped, bad = [], 0, 0
             for m in batch:
                 try:
-                    e = self.pipeline.enrich(m)
+                    e = self.pipeline.enrich(m, source)
                 except Exception:  # noqa: BLE001
                     bad += 1
                     continue
@@ -345,7 +343,7 @@ class Poller:
 
     def _save(self, src: SourceConfig, query: Query, page: Page, res: PollResult) -> None:
         now = self.clock()
-        kept, dropped, bad = self._enrich(self._prepare(list(page.mentions), src))
+        kept, dropped, bad = self._enrich(list(page.mentions), src.key)
         with self.store.write() as conn:
             self._renew(conn, src.key, now)
             saved = self.store.save_page(src.key, query.key, kept, page.cursor, now=now, conn=conn)

@@ -131,3 +131,13 @@ def test_competitor_complaints_keep_their_intent_but_stay_out_of_the_reply_queue
     assert "competitor" in (theirs.reason or "")
     batch, dropped = pipe.enrich_all([mk(3, "globex lost my order again, I need a refund")])
     assert dropped == 0 and batch[0].needs_reply is False
+
+
+def test_source_tags_only_mentions_without_one():
+    pipe = Pipeline(SETTINGS)
+    bare = dataclasses.replace(mk(1, "acme support never answered"), source=None)
+    tagged = dataclasses.replace(mk(2, "acme support never answered"), source="hn-main")
+    kept, _ = pipe.enrich_all([bare, tagged], "fallback")
+    assert [m.source for m in kept] == ["fallback", "hn-main"]
+    assert pipe.enrich(bare, "fallback").source == "fallback"  # type: ignore[union-attr]
+    assert pipe.enrich(bare).source is None  # type: ignore[union-attr]

@@ -167,14 +167,14 @@ def test_malformed_and_off_topic_are_counted_never_abort(scripted, store, client
 
     real = Pipeline.enrich
 
-    def flaky(self, m):
+    def flaky(self, m, source=None):
         if m.external_id == "s3":
             raise RuntimeError("scorer choked")
-        return real(self, m)
+        return real(self, m, source)
 
     monkeypatch.setattr(Pipeline, "enrich", flaky)
     monkeypatch.setattr(
-        Pipeline, "enrich_all", lambda self, b: (_ for _ in ()).throw(RuntimeError())
+        Pipeline, "enrich_all", lambda self, b, source=None: (_ for _ in ()).throw(RuntimeError())
     )
     settings = settings_for({"platform": "scripted", "script": "ok"})
     lines = listen_once(settings, store, clock=Clock(), client=client)
