@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
@@ -66,6 +67,23 @@ def sqlite_utc_value(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
+# orjson writes what json.dumps(ensure_ascii=False, compact, default=str) writes, about
+# ten times faster; datetimes and dataclasses go through `default=str` as before.
+_ORJSON_OPTS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def json_text(value: Any) -> str | None:
+    """The JSON text `JSONText` stores (None stays NULL)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTS).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers past 64 bits, NaN keys...
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 class JSONText(sa.types.TypeDecorator[Any]):
     """JSON kept as text: portable, and exactly what was received (audit)."""
 
@@ -73,9 +91,7 @@ class JSONText(sa.types.TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        return json_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else json.loads(value)

@@ -259,3 +259,29 @@ def test_fast_sqlite_datetime_binding_and_reading_equal_sqlalchemys():
             assert sqlite_utc_value(sqlite_utc_text(v)).tzinfo is UTC  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="naive"):
         sqlite_utc_text(datetime(2026, 1, 1))
+
+
+def test_json_text_writes_what_json_dumps_wrote():
+    import json
+    from dataclasses import dataclass as dc
+
+    from earful.schema import json_text
+
+    @dc
+    class Box:
+        a: int
+
+    cases = [
+        {"id": "1", "text": "é \u202e<script>alert(1)</script>", "n": [1, 2.5, None, True]},
+        {"at": T0, "box": Box(1)},  # through default=str, as before
+        {1: "int key"},
+        {"big": 2**70},  # past 64 bits: the json fallback
+        {"lone": "\ud800"},  # a lone surrogate: the json fallback
+        {"f": 0.1 + 0.2, "g": 1e300, "h": -0.0},
+        [],
+    ]
+    for value in cases:
+        assert json_text(value) == json.dumps(
+            value, ensure_ascii=False, separators=(",", ":"), default=str
+        )
+    assert json_text(None) is None
