@@ -35,6 +35,7 @@ from earful.schema import (
     MIGRATIONS,
     UTCDateTime,
     cursors,
+    json_text,
     mentions,
     queue_items,
     rollup_hourly,
@@ -234,7 +235,13 @@ class Store:
             unique.setdefault((m.platform, m.external_id), m)
         if not unique:
             return SaveResult(0, len(batch))
-        ids = self._insert_new(conn, [_values(m, now) for m in unique.values()])
+        if self.dialect == "sqlite":  # rows in their stored form, built in one pass
+            now_text = sqlite_utc_text(now)
+            ids = self._insert_new(
+                conn, [_sqlite_values(m, now_text) for m in unique.values()], processed=True
+            )
+        else:
+            ids = self._insert_new(conn, [_values(m, now) for m in unique.values()])
         # In the batch's order (RETURNING promises no order).
         new = [(ids[k], m) for k, m in unique.items() if k in ids]
         if new:
@@ -243,12 +250,13 @@ class Store:
         return SaveResult(len(new), len(batch) - len(new), tuple(i for i, _ in new))
 
     def _insert_new(
-        self, conn: Connection, values: list[tuple[Any, ...]]
+        self, conn: Connection, values: list[tuple[Any, ...]], *, processed: bool = False
     ) -> dict[tuple[str, str], int]:
         """INSERT the rows, skipping known (platform, external_id); the new rows' ids.
 
         SQLite: multi-row VALUES ... RETURNING written here, rows as tuples with
-        SQLAlchemy's bind processors applied once per value. Other dialects:
+        SQLAlchemy's bind processors applied once per value (or already in their
+        stored form: `processed`, from `_sqlite_values`). Other dialects:
         SQLAlchemy's insertmanyvalues, same SQL semantics.
         """
         if self.dialect != "sqlite":
@@ -261,7 +269,7 @@ class Store:
             return {(r.platform, r.external_id): r.id for r in conn.execute(stmt, rows)}
         if self._mention_procs is None:
             self._mention_procs = _bind_processors(mentions, _MENTION_COLUMNS, self.engine.dialect)
-        params = _processed(values, self._mention_procs)
+        params = values if processed else _processed(values, self._mention_procs)
         width = len(_MENTION_COLUMNS)
         per = max(1, min(1000, _SQLITE_MAX_VARIABLES // width))
         group = "(" + ", ".join("?" * width) + ")"
@@ -436,6 +444,36 @@ def _values(m: Mention, now: datetime) -> tuple[Any, ...]:
         m.raw,
         m.created_at,
         m.fetched_at or now,
+        m.lang,
+        m.in_reply_to,
+        m.thread_id,
+        m.engagement,
+        m.matched,
+        m.compound,
+        m.label,
+        m.intent,
+        m.needs_reply,
+        m.reason,
+        m.priority,
+        m.is_demo,
+    )
+
+
+def _sqlite_values(m: Mention, now_text: str | None) -> tuple[Any, ...]:
+    """`_values(m, now)` with SQLite's bind processors applied (tests compare the two):
+    UTC timestamps as text, `raw` as JSON text; sqlite3 stores booleans as 0/1 itself."""
+    return (
+        m.platform,
+        m.external_id,
+        m.native_id,
+        m.source,
+        m.url,
+        m.author,
+        m.author_followers,
+        m.text,
+        None if m.raw is None else json_text(m.raw),
+        sqlite_utc_text(m.created_at),
+        now_text if m.fetched_at is None else sqlite_utc_text(m.fetched_at),
         m.lang,
         m.in_reply_to,
         m.thread_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -285,3 +285,20 @@ def test_json_text_writes_what_json_dumps_wrote():
             value, ensure_ascii=False, separators=(",", ":"), default=str
         )
     assert json_text(None) is None
+
+
+def test_sqlite_rows_equal_sqlalchemys_bound_values():
+    from sqlalchemy.dialects import sqlite
+
+    from earful.schema import sqlite_utc_text
+    from earful.store import _MENTION_COLUMNS, _bind_processors, _processed, _sqlite_values, _values
+
+    other_tz = T0.astimezone(timezone(timedelta(hours=5, minutes=30)))
+    ms = [
+        mk(1),
+        mk(2, raw=None, fetched_at=other_tz, needs_reply=True, is_demo=True, author_followers=None),
+        mk(3, created_at=other_tz, raw={"t": "é\u202e", "n": [1, 2.5]}, compound=None),
+    ]
+    procs = _bind_processors(mentions, _MENTION_COLUMNS, sqlite.dialect())
+    for m in ms:
+        assert _sqlite_values(m, sqlite_utc_text(T0)) == _processed([_values(m, T0)], procs)[0]
