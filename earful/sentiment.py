@@ -11,10 +11,10 @@ Text that is not English is `unscored` (compound None): VADER's lexicon is
 English. A platform's own language tag wins; otherwise `earful.lang` decides.
 
 `analyzer()` is plain VADER, the baseline the benchmarks compare against.
-`Scorer` uses `tuned_analyzer()`: a `FastVader` (VADER's scores, computed
-without three wasteful steps, so masking and language detection come free)
-with a small set of customer-service valences (`SERVICE_VALENCE`) from general
-language knowledge. Each is built once per process.
+`Scorer` uses `tuned_analyzer()`: a `FastVader` (`earful.vader`: VADER's exact
+scores, with its rules run only at the lexicon words) with a small set of
+customer-service valences (`SERVICE_VALENCE`) from general language
+knowledge. Each is built once per process.
 """
 
 from __future__ import annotations
@@ -25,25 +25,32 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import wordninja
-from vaderSentiment.vaderSentiment import (
-    BOOSTER_DICT,
-    N_SCALAR,
-    NEGATE,
-    SPECIAL_CASES,
-    SentimentIntensityAnalyzer,
-    SentiText,
-)
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from earful.lang import detect_lang, normalize_lang
+from earful.vader import FastVader
+
+__all__ = [
+    "CHUNK_CHARS",
+    "SERVICE_VALENCE",
+    "FastVader",
+    "Scorer",
+    "Sentiment",
+    "analyzer",
+    "fast_analyzer",
+    "label_for",
+    "split_hashtag",
+    "tuned_analyzer",
+]
 
 POSITIVE = 0.05
 NEGATIVE = -0.05
 UNSCORED = "unscored"
 
 # Plain VADER's cost grows with the square of a text's length (100 KB takes
-# ~20 s). FastVader removes most of that, but its "but" rule is still
-# quadratic, so long texts are scored in chunks of about this size and the
-# chunk compounds averaged, as VADER's authors suggest for paragraphs.
+# ~20 s); FastVader's "but" rule is still quadratic in the number of sentiment
+# words. Long texts are scored in chunks of about this size and the chunk
+# compounds averaged, as VADER's authors suggest for paragraphs.
 CHUNK_CHARS = 1_000
 MAX_CHUNKS = 20
 
@@ -89,121 +96,6 @@ def analyzer() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
-class FastVader(SentimentIntensityAnalyzer):
-    """VADER 3.3.2 with the same scores at less cost.
-
-    Three of VADER's steps do work they throw away, and are redone here
-    exactly: `polarity_scores` rewrites emoji one character at a time in
-    Python (its emoji keys are all non-ASCII and only single characters can
-    match, so ASCII text skips the step and other text uses one regex with the
-    same spacing rules); `_negation_check` and `_special_idioms_check`
-    lower-case the whole text for every sentiment word (quadratic: 100 KB took
-    20 s) but read only the words from i-3 to i+2. The tests and
-    bench/sentiment.py check that scores equal plain VADER's.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        singles = sorted(k for k in self.emojis if len(k) == 1)
-        self._emoji = re.compile("[" + "".join(re.escape(k) for k in singles) + "]")
-
-    def describe_emoji(self, text: str) -> str:
-        emojis = self.emojis
-
-        def one(m: re.Match[str]) -> str:
-            i = m.start()
-            # VADER adds a space before a description unless the previous
-            # character was a space (or there was none); an emoji is not one.
-            if i == 0 or text[i - 1] == " ":
-                return str(emojis[m.group()])
-            return " " + emojis[m.group()]
-
-        return self._emoji.sub(one, text)
-
-    def polarity_scores(self, text: str) -> dict[str, float]:
-        if not text.isascii():
-            text = self.describe_emoji(text)
-        text = text.strip()
-        sentitext = SentiText(text)
-        sentiments: list[float] = []
-        words_and_emoticons = sentitext.words_and_emoticons
-        last = len(words_and_emoticons) - 1
-        for i, item in enumerate(words_and_emoticons):
-            low = item.lower()
-            if low in BOOSTER_DICT or (
-                i < last and low == "kind" and words_and_emoticons[i + 1].lower() == "of"
-            ):
-                sentiments.append(0)
-                continue
-            sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
-        sentiments = self._but_check(words_and_emoticons, sentiments)
-        scores: dict[str, float] = self.score_valence(sentiments, text)
-        return scores
-
-    # VADER only calls these with i > start_i (and i >= 3 for the idioms), so
-    # every index below is non-negative: the window holds all they read.
-
-    @staticmethod
-    def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
-        w = {j: words[j].lower() for j in range(max(0, i - 3), i)}
-        if start_i == 0:
-            if _negated(w[i - 1]):
-                valence = valence * N_SCALAR
-        if start_i == 1:
-            if w[i - 2] == "never" and (w[i - 1] == "so" or w[i - 1] == "this"):
-                valence = valence * 1.25
-            elif w[i - 2] == "without" and w[i - 1] == "doubt":
-                pass
-            elif _negated(w[i - 2]):
-                valence = valence * N_SCALAR
-        if start_i == 2:
-            if (
-                w[i - 3] == "never"
-                and (w[i - 2] == "so" or w[i - 2] == "this")
-                or (w[i - 1] == "so" or w[i - 1] == "this")
-            ):
-                valence = valence * 1.25
-            elif w[i - 3] == "without" and (w[i - 2] == "doubt" or w[i - 1] == "doubt"):
-                pass
-            elif _negated(w[i - 3]):
-                valence = valence * N_SCALAR
-        return valence
-
-    @staticmethod
-    def _special_idioms_check(valence: float, words: list[str], i: int) -> float:
-        n = len(words)
-        w = {j: words[j].lower() for j in range(max(0, i - 3), min(n, i + 3))}
-        onezero = f"{w[i - 1]} {w[i]}"
-        twoonezero = f"{w[i - 2]} {w[i - 1]} {w[i]}"
-        twoone = f"{w[i - 2]} {w[i - 1]}"
-        threetwoone = f"{w[i - 3]} {w[i - 2]} {w[i - 1]}"
-        threetwo = f"{w[i - 3]} {w[i - 2]}"
-        for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
-            if seq in SPECIAL_CASES:
-                valence = SPECIAL_CASES[seq]
-                break
-        if n - 1 > i:
-            zeroone = f"{w[i]} {w[i + 1]}"
-            if zeroone in SPECIAL_CASES:
-                valence = SPECIAL_CASES[zeroone]
-        if n - 1 > i + 1:
-            zeroonetwo = f"{w[i]} {w[i + 1]} {w[i + 2]}"
-            if zeroonetwo in SPECIAL_CASES:
-                valence = SPECIAL_CASES[zeroonetwo]
-        for n_gram in (threetwoone, threetwo, twoone):
-            if n_gram in BOOSTER_DICT:
-                valence = valence + BOOSTER_DICT[n_gram]
-        return valence
-
-
-_NEGATE = frozenset(NEGATE)
-
-
-def _negated(word: str) -> bool:
-    """VADER's `negated([word])` for one lower-cased word."""
-    return word in _NEGATE or "n't" in word
-
-
 @lru_cache(maxsize=1)
 def fast_analyzer() -> FastVader:
     """`FastVader` with VADER's own lexicon (for comparisons: same scores as `analyzer()`)."""
@@ -213,9 +105,7 @@ def fast_analyzer() -> FastVader:
 @lru_cache(maxsize=1)
 def tuned_analyzer() -> FastVader:
     """VADER with `SERVICE_VALENCE` added: the analyzer `Scorer` uses, one per process."""
-    tuned = FastVader()
-    tuned.lexicon.update(SERVICE_VALENCE)
-    return tuned
+    return FastVader(SERVICE_VALENCE)
 
 
 def label_for(compound: float | None) -> str:
