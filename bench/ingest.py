@@ -116,6 +116,9 @@ class FastAlgolia:
 
     def __init__(self, hits: list[dict[str, Any]], cap: int = 1000, repeat: float = 0.02) -> None:
         self.cap, self.repeat = cap, repeat
+        # Each hit serialised once: a page is then a join, so the worker's clock
+        # measures our pipeline, not this fake server building JSON.
+        self.encoded = {id(h): json.dumps(h) for h in hits}
         self.by_term: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
         for terms in ENTITIES.values():
             for t in terms:
@@ -146,14 +149,15 @@ class FastAlgolia:
         elif hits and len(window) > len(reachable):
             k = max(1, int(per * self.repeat))
             hits = hits + hits[:k]
-        body = {
-            "hits": hits,
+        meta = {
             "nbHits": len(window),
             "page": page,
             "nbPages": -(-len(reachable) // per) if reachable else 0,
             "hitsPerPage": per,
         }
-        return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        body = '{"hits": [' + ", ".join(self.encoded[id(h)] for h in hits) + "], "
+        body += json.dumps(meta)[1:]
+        return Reply(200, body.encode(), {"Content-Type": "application/json"})
 
 
 def write_config(path: Path, urls: list[str]) -> None:
