@@ -89,6 +89,13 @@ FOREIGN_WORDS = frozenset(
 ).difference(ENGLISH_WORDS)
 
 _PUNCTUATION = (",", ".", "!", "?", ":", ";", '"', "(", ")")
+# str.split() also splits at \x1c-\x1f, bytes.split() does not: those become \x0b,
+# whitespace to both that is not counted as a space.
+_PUNCTUATION_TO_SPACE = bytes.maketrans(
+    "".join(_PUNCTUATION).encode() + b"\x1c\x1d\x1e\x1f", b" " * len(_PUNCTUATION) + b"\x0b" * 4
+)
+_ENGLISH_ASCII = frozenset(w.encode() for w in ENGLISH_WORDS if w.isascii())
+_FOREIGN_ASCII = frozenset(w.encode() for w in FOREIGN_WORDS if w.isascii())
 # URLs, @handles (also user@instance) and e-mail addresses say nothing about the language.
 _NOISE = re.compile(r"(?:https?://|www\.)\S+|[\w.+-]*@[\w.-]*\w", re.IGNORECASE)
 # Letters outside ASCII: Latin-1 and Latin Extended, Greek, Cyrillic, Hebrew,
@@ -131,16 +138,34 @@ def detect_lang(text: str) -> str | None:
     sample = text[:FAST_SCAN_CHARS]
     if "@" in sample or "://" in sample or "www." in sample:
         sample = _NOISE.sub(" ", sample)
-    ascii_only = sample.isascii()
-    if not ascii_only:
-        sample = sample.replace("\u2019", "'")
-    # str methods only: a regex tokenizer would cost as much as the rest of this.
+    # str and bytes methods only: a regex tokenizer would cost as much as the rest of this.
+    if sample.isascii():
+        # ASCII as bytes: one translate replaces the punctuation, and the
+        # words are looked up in the ASCII words' byte strings.
+        low_b = sample.encode("ascii").lower().translate(_PUNCTUATION_TO_SPACE)
+        words_b = low_b.split()
+        size = len(low_b) - low_b.count(b" ")
+        if len(words_b) < MIN_WORDS or size < MIN_LETTERS:
+            return None  # too little to tell
+        if _FOREIGN_ASCII.isdisjoint(words_b):
+            # Latin letters and no sign of another language: lingua only
+            # guesses on such text (terse English comes back as Swedish).
+            return None if _ENGLISH_ASCII.isdisjoint(words_b) else "en"
+        distinct_b = set(words_b)
+        en = len(distinct_b & _ENGLISH_ASCII)
+        other = len(distinct_b & _FOREIGN_ASCII)
+        if other == 1 and en:
+            return "en"  # one foreign word in English: a name, "El Paso", "per day"
+        if en >= 2 and en >= 3 * other:
+            return "en"
+        return _lingua(sample)
+    sample = sample.replace("\u2019", "'")
     low = sample.lower()
     for p in _PUNCTUATION:
         if p in low:
             low = low.replace(p, " ")
     words = low.split()
-    foreign = 0 if ascii_only else len(_FOREIGN_LETTER.findall(sample))
+    foreign = len(_FOREIGN_LETTER.findall(sample))
     size = len(low) - low.count(" ")
     if len(words) < MIN_WORDS or size < MIN_LETTERS:
         # Too little to tell, unless it is written in another script (a short Japanese reply).
@@ -153,11 +178,9 @@ def detect_lang(text: str) -> str | None:
         other = len(distinct & FOREIGN_WORDS)
         if not foreign:
             if other == 0:
-                # Latin letters and no sign of another language: lingua only
-                # guesses on such text (terse English comes back as Swedish).
                 return "en" if en else None
             if other == 1 and en:
-                return "en"  # one foreign word in English: a name, "El Paso", "per day"
+                return "en"
         if en >= 2 and en >= 3 * other:
             return "en"
     return _lingua(sample)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
+from typing import NamedTuple
 
 import wordninja
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -82,8 +83,13 @@ SERVICE_VALENCE: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Sentiment:
+class Sentiment(NamedTuple):
+    """A text's sentiment: immutable, compared by value, read by attribute.
+
+    A named tuple rather than a dataclass: building one is most of the cost
+    of scoring a short post once VADER itself is cheap.
+    """
+
     compound: float | None
     label: str
     lang: str | None
@@ -222,6 +228,7 @@ class Scorer:
         )
         vader = tuned_analyzer() if service_lexicon else fast_analyzer()
         self._polarity = vader.polarity_scores
+        self._shared = vader.shared_scores
 
     def _mask_terms(self, text: str) -> str:
         assert self._terms is not None and self._terms_ci is not None
@@ -267,26 +274,44 @@ class Scorer:
 
     def score(self, text: str, lang: str | None = None) -> Sentiment:
         """Sentiment of one text; `lang` is the platform's language tag when it has one."""
-        prepared = self.prepare(text)
-        code = normalize_lang(lang) if lang else None
-        if code is None:
-            code = detect_lang(prepared)
-        if code is not None and code != "en":
-            return Sentiment(None, UNSCORED, code)
-        if len(prepared) <= CHUNK_CHARS:  # one pass gives both compound and neg share
-            scores = self._polarity(prepared)
-            compound, neg = float(scores["compound"]), float(scores["neg"])
-        else:
-            compound, neg = self.compound(prepared), None
-        return Sentiment(compound, label_for(compound), code, neg)
+        return self.score_many((text,), (lang,))[0]
 
     def score_many(
         self, texts: Sequence[str], langs: Sequence[str | None] | None = None
     ) -> list[Sentiment]:
-        """`score` over many texts (same results), with per-call lookups hoisted."""
-        score = self.score
-        if langs is None:
-            return [score(t) for t in texts]
-        if len(langs) != len(texts):
+        """Sentiments of many texts (`langs`: their platforms' language tags, if any).
+
+        Text another language than English is unscored; short text is scored
+        in one pass giving both compound and negative share, long text in
+        chunks (compound only).
+        """
+        tags: Iterable[str | None] = repeat(None, len(texts)) if langs is None else langs
+        if langs is not None and len(langs) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(langs)} language tags")
-        return [score(t, lg) for t, lg in zip(texts, langs, strict=True)]
+        prepare = self.prepare
+        shared = self._shared
+        new = tuple.__new__
+        out: list[Sentiment] = []
+        append = out.append
+        for text, lang in zip(texts, tags, strict=True):
+            prepared = prepare(text)
+            code = normalize_lang(lang) if lang else None
+            if code is None:
+                code = detect_lang(prepared)
+            if code is not None and code != "en":
+                append(new(Sentiment, (None, UNSCORED, code, None)))
+                continue
+            neg: float | None
+            if len(prepared) <= CHUNK_CHARS:  # one pass gives both compound and neg share
+                scores = shared(prepared)
+                compound, neg = scores["compound"], scores["neg"]
+            else:
+                compound, neg = self.compound(prepared), None
+            if compound >= POSITIVE:
+                label = "positive"
+            elif compound <= NEGATIVE:
+                label = "negative"
+            else:
+                label = "neutral"
+            append(new(Sentiment, (compound, label, code, neg)))
+        return out

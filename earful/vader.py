@@ -50,7 +50,7 @@ _BOOSTER: dict[str, float] = dict(BOOSTER_DICT)
 _SO_THIS = ("so", "this")
 _OR_NOR = ("or", "nor")
 
-# VADER's dicts, returned as fresh copies (callers may mutate what they get).
+# VADER's dicts for a text without tokens and one without sentiment words.
 _EMPTY = {"neg": 0.0, "neu": 0.0, "pos": 0.0, "compound": 0.0}
 _NEUTRAL = {"neg": 0.0, "neu": 1.0, "pos": 0.0, "compound": 0.0}
 
@@ -123,6 +123,11 @@ class FastVader(SentimentIntensityAnalyzer):
         return self._emoji.sub(one, text)
 
     def polarity_scores(self, text: str) -> dict[str, float]:
+        """VADER's {"neg", "neu", "pos", "compound"} for `text`, a new dict."""
+        return self.shared_scores(text).copy()
+
+    def shared_scores(self, text: str) -> dict[str, float]:
+        """`polarity_scores` without the copy: a dict shared between calls, never to be changed."""
         hits = self._hits
         toks: list[str] | None = None  # the original tokens, split on first need (ALL CAPS)
         if text.isascii():
@@ -130,7 +135,7 @@ class FastVader(SentimentIntensityAnalyzer):
             # Lower-casing ASCII changes only A-Z: same tokens, same lengths.
             lows = low.split()
             if not lows:
-                return dict(_EMPTY)
+                return _EMPTY
             stripped = list(map(str.strip, lows, repeat(_PUNCT)))
             # VADER's word is the stripped token when that keeps 3+ characters,
             # else the token itself (":)", "no"): a lexicon word is a stripped
@@ -138,7 +143,7 @@ class FastVader(SentimentIntensityAnalyzer):
             short = self._short_hits
             if hits.isdisjoint(stripped):
                 if short.isdisjoint(lows):
-                    return dict(_NEUTRAL)
+                    return _NEUTRAL
                 where = list(compress(count(), map(short.__contains__, lows)))
             else:
                 where = list(compress(count(), map(hits.__contains__, stripped)))
@@ -150,10 +155,10 @@ class FastVader(SentimentIntensityAnalyzer):
             text = self.describe_emoji(text)
             toks = text.split()
             if not toks:
-                return dict(_EMPTY)
+                return _EMPTY
             lows = stripped = [_strip_punc_if_word(t).lower() for t in toks]
             if hits.isdisjoint(lows):
-                return dict(_NEUTRAL)
+                return _NEUTRAL
             where = list(compress(count(), map(hits.__contains__, lows)))
             nt = "n't" in " ".join(lows)
 
@@ -359,7 +364,7 @@ def _score_valence(values: list[float], n: int, text: str) -> dict[str, float]:
     a float sum, and zeros only count as neutral.
     """
     if not values:
-        return dict(_NEUTRAL)
+        return _NEUTRAL
     ep_count = text.count("!")
     qm_count = text.count("?")
     key = (n, ep_count, qm_count, *values)
@@ -368,7 +373,7 @@ def _score_valence(values: list[float], n: int, text: str) -> dict[str, float]:
         if len(_SCORES) >= _MAX_SCORES:
             _SCORES.clear()
         scores = _SCORES[key] = _compute_scores(values, n, ep_count, qm_count)
-    return scores.copy()
+    return scores
 
 
 def _compute_scores(values: list[float], n: int, ep_count: int, qm_count: int) -> dict[str, float]:
