@@ -4,24 +4,26 @@ Terms are case-insensitive. A plain term (`acme`) matches as a whole word,
 also inside handles and hashtags (`@acme`, `#acme`, `acme.bsky.social`); a
 quoted term (`"acme cloud"`) matches that exact phrase. A text containing any
 `exclude` phrase is dropped. The brand wins over competitors when both appear.
+Each entity's terms are one `TermSearch`: the lower-cased text is computed once
+per `match` and shared by the exclude check and every entity.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
 from earful.config import split_terms
+from earful.text import TermSearch, folded
 
 
-def _term_pattern(term: str, exact: bool) -> str:
-    words = [re.escape(w) for w in term.lower().split()]
-    body = r"\s+".join(words)
+def _term_part(term: str, exact: bool) -> tuple[str, list[str], str]:
+    """(lookbehind, words, lookahead) of one term, for `TermSearch`."""
+    words = term.lower().split()
     if not exact and term.startswith("@"):
-        return rf"(?<![\w@]){body}(?!\w)"
-    return rf"(?<![\w]){body}(?![\w])" if exact else rf"(?<![^\W_]){body}(?![^\W_])"
+        return r"(?<![\w@])", words, r"(?!\w)"
+    return (r"(?<![\w])", words, r"(?![\w])") if exact else (r"(?<![^\W_])", words, r"(?![^\W_])")
 
 
 @dataclass(frozen=True)
@@ -41,26 +43,27 @@ class Matcher:
         )
 
     @cached_property
-    def _compiled(self) -> list[tuple[str, re.Pattern[str]]]:
+    def _compiled(self) -> list[tuple[str, TermSearch]]:
         out = []
         for name, terms in self.entities:
-            parts = [_term_pattern(t, exact) for t, exact in split_terms(list(terms))]
+            parts = [_term_part(t, exact) for t, exact in split_terms(list(terms))]
             if parts:
-                out.append((name, re.compile("|".join(parts), re.IGNORECASE)))
+                out.append((name, TermSearch(parts)))
         return out
 
     @cached_property
-    def _exclude(self) -> re.Pattern[str] | None:
+    def _exclude(self) -> TermSearch | None:
         if not self.exclude:
             return None
-        return re.compile("|".join(re.escape(e.lower()) for e in self.exclude), re.IGNORECASE)
+        return TermSearch([("", [e.lower()], "") for e in self.exclude])  # plain substrings
 
     def match(self, text: str) -> str | None:
         """The first entity (brand first) whose terms occur in `text`, unless excluded."""
-        if self._exclude is not None and self._exclude.search(text):
+        low = folded(text)
+        if self._exclude is not None and self._exclude.search_folded(text, low):
             return None
-        for name, pat in self._compiled:
-            if pat.search(text):
+        for name, terms in self._compiled:
+            if terms.search_folded(text, low):
                 return name
         return None
 

@@ -4,12 +4,16 @@ Post text is stored as plain text that any database accepts: NUL and other C0
 control characters (except tab and newline) are removed, lone surrogates are
 replaced, and bodies are capped at `MAX_CHARS`. Bidi marks are kept in the
 store (they are part of what was said) and neutralised only for display.
+
+`TermSearch` is the whole-word, case-insensitive term search that listeners
+(their post filter) and the matcher share, built for a cheap yes/no per post.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Sequence
 
 MAX_CHARS = 200_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -42,3 +46,68 @@ def display_safe(text: str | None, limit: int | None = None) -> str:
     if limit is not None and len(out) > limit:
         out = out[: limit - 1] + "…"
     return out
+
+
+class TermSearch:
+    """Does a text contain one of some terms, each between a lookbehind and a lookahead?
+
+    Built from `(before, words, after)` parts: `before` and `after` are zero-width
+    regex guards (e.g. `(?<![^\\W_])`), `words` are literal words with whitespace
+    between them. `search(text)` is exactly
+    `re.compile("|".join(before + r"\\s+".join(map(re.escape, words)) + after), re.I)
+    .search(text) is not None` (that compiled pattern is `.pattern`), only faster:
+    when every branch opens on a lookbehind and case is ignored, sre runs the whole
+    pattern at every position of the text. For ASCII text and ASCII words, ignoring
+    case is lower-casing both sides, so the lower-cased text is scanned for the bare
+    words (sre skips to the words' first letters) and each place they occur is
+    confirmed with the full pattern there (its lookbehinds see what precedes).
+    """
+
+    __slots__ = ("pattern", "_scan", "_confirm")
+
+    def __init__(self, parts: Iterable[tuple[str, Sequence[str], str]]) -> None:
+        full: list[str] = []
+        bare: list[str] = []
+        ascii_words = True
+        guarded = False
+        for before, words, after in parts:
+            full.append(before + r"\s+".join(re.escape(w) for w in words) + after)
+            bare.append(r"\s+".join(re.escape(w.lower()) for w in words))
+            ascii_words = ascii_words and all(w.isascii() for w in words)
+            guarded = guarded or bool(before or after)
+        self.pattern = re.compile("|".join(full), re.IGNORECASE)
+        self._scan = re.compile("|".join(bare)) if ascii_words and full else None
+        self._confirm = guarded  # bare words found are the answer when there are no guards
+
+    def search(self, text: str) -> bool:
+        """True when some term occurs in `text`, guards included."""
+        if self._scan is None or not text.isascii():
+            return self.pattern.search(text) is not None
+        return self._found(text, text.lower())
+
+    def search_folded(self, text: str, low: str | None) -> bool:
+        """`search(text)` given `low = folded(text)`, for callers that search a text twice."""
+        if self._scan is None or low is None:
+            return self.pattern.search(text) is not None
+        return self._found(text, low)
+
+    def _found(self, text: str, low: str) -> bool:
+        scan = self._scan.search  # type: ignore[union-attr]
+        m = scan(low)
+        if not self._confirm:
+            return m is not None
+        confirm = self.pattern.match
+        end = len(low)
+        while m is not None:
+            start = m.start()
+            if confirm(text, start) is not None:
+                return True
+            if start >= end:  # an empty term matches at the end too; search(end + 1) would loop
+                return False
+            m = scan(low, start + 1)
+        return False
+
+
+def folded(text: str) -> str | None:
+    """`text.lower()` when `text` is ASCII (what `TermSearch.search_folded` takes), else None."""
+    return text.lower() if text.isascii() else None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
@@ -11,7 +14,8 @@ from listener_util import listen_once, stored
 from localserver import AlgoliaFake, hn_hit
 
 from earful.config import settings_from_dict
-from listeners._http import make_client
+from earful.models import Mention
+from listeners._http import epoch, html_to_text, iso, make_client
 from listeners.base import SourceError
 from listeners.hackernews import parse
 
@@ -57,6 +61,113 @@ def test_parse_empty_and_broken_envelope():
     with pytest.raises(SourceError) as ei:
         parse({"message": "nope"})
     assert ei.value.kind == "bad_payload"
+
+
+# parse's hot path must build exactly what this plain reading of a hit builds.
+def reference_mention(hit: dict[str, Any]) -> Mention | None:
+    oid = str(hit["objectID"])
+    if not oid:
+        raise ValueError("empty objectID")
+    title = hit.get("title") or ""
+    body = hit.get("comment_text") or hit.get("story_text") or ""
+    text = "\n\n".join(p for p in (html_to_text(title), html_to_text(body)) if p)
+    if not text:
+        return None
+    created_i = hit.get("created_at_i")
+    created = epoch(created_i) if created_i is not None else iso(hit.get("created_at"))
+    is_comment = hit.get("comment_text") is not None or hit.get("parent_id") is not None
+    parent = hit.get("parent_id")
+    story = hit.get("story_id")
+    return Mention(
+        platform="hackernews",
+        external_id=oid,
+        native_id=oid,
+        url=f"https://news.ycombinator.com/item?id={oid}",
+        author=str(hit.get("author") or ""),
+        text=text,
+        created_at=created,
+        in_reply_to=str(parent) if is_comment and parent is not None else None,
+        thread_id=str(story) if story is not None else oid,
+        engagement=int(hit.get("points") or 0) + int(hit.get("num_comments") or 0),
+        raw={k: v for k, v in hit.items() if k != "_highlightResult"},
+    )
+
+
+def reference_parse(hits: list[Any]) -> tuple[list[Mention], int]:
+    out, skipped = [], 0
+    for hit in hits:
+        try:
+            m = reference_mention(hit)
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+            m = None
+        if m is None:
+            skipped += 1
+        else:
+            out.append(m)
+    return out, skipped
+
+
+HOSTILE_TEXT = [
+    "Acme&#x27;s <b>bold</b> &amp; <script>alert('x')</script> done",
+    "<style>p{}</style>Acme<p>para</p><br>line",
+    "\x00acme\x01\x7f control characters",
+    "\u202eacme reversed\u202c \u200f",
+    "acme " + "x" * 100_000,
+    "<p>" + "acme &lt;3 " * 5_000 + "</p>",
+    "  spaces around  ",
+    "\n\n\nacme\n\n\n\n",
+    "&",
+    "<p></p>",
+    "\ud800 lone surrogate",
+    "emoji 😀 acme",
+    "\xa0acme\xa0&nbsp;",
+    "plain acme text",
+    "",
+]
+ODD_VALUES = [None, 0, 1, 1.5, True, "", "12", "abc", [], ["<"], ["x"], {}, {"a": 1}, 1e20, 2**64]
+ODD_VALUES += [float("nan"), float("inf"), "2026-11-22T02:58:23", "garbage"]
+
+
+def hostile_hits() -> list[Any]:
+    def hit(**kw: Any) -> dict[str, Any]:
+        n = len(hits) + 1
+        return {**hn_hit(n, T - n, "acme", author=f"u{n}"), **kw}
+
+    hits: list[Any] = []
+    for text in HOSTILE_TEXT:
+        hits.append(hit(comment_text=text))
+        hits.append(hit(comment_text=None, story_text=text, title=text, parent_id=None, points=3))
+        hits.append(hit(title=text))
+    for key in ("objectID", "title", "comment_text", "story_text", "created_at_i", "created_at"):
+        for value in ODD_VALUES:
+            hits.append(hit(**{key: value}))
+            hits.append(hit(**{key: value, "created_at_i": None}))
+    for key in ("author", "points", "num_comments", "parent_id", "story_id", "_highlightResult"):
+        for value in ODD_VALUES:
+            hits.append(hit(**{key: value}))
+    for key in ("objectID", "comment_text", "created_at_i", "parent_id", "story_id"):
+        h = hit()
+        del h[key]
+        hits.append(h)
+    hits += [None, 1, "x", [], {}, {"objectID": ""}, hit(_highlightResult={"a": {"v": "<em>"}})]
+    random.Random(2).shuffle(hits)
+    return hits
+
+
+def fields(ms: list[Mention]) -> list[tuple[Any, ...]]:
+    return [tuple(repr(getattr(m, f.name)) for f in dataclasses.fields(m)) for m in ms]
+
+
+@pytest.mark.parametrize("name", ["search_by_date.json", "malformed_and_html.json", "hostile"])
+def test_parse_builds_what_the_plain_reading_builds(name):
+    hits = hostile_hits() if name == "hostile" else load(name)["hits"]
+    got, got_skipped = parse({"hits": hits})
+    want, want_skipped = reference_parse(hits)
+    assert got_skipped == want_skipped and fields(got) == fields(want)
+    if name == "hostile":
+        assert 10 < got_skipped < len(hits) - 30  # a real mix of kept and skipped hits
+    for m in got:
+        assert "_highlightResult" not in m.raw
 
 
 # -- fetch against a local server -----------------------------------------------

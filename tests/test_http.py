@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import math
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -12,12 +15,14 @@ from localserver import LocalServer, Reply
 
 from listeners._http import (
     USER_AGENT,
+    decode_json,
     get_json,
     html_to_text,
     make_client,
     parse_reset,
     request,
     search_terms,
+    term_pattern,
     text_matches,
 )
 from listeners.base import Context, SourceError
@@ -231,3 +236,83 @@ def test_unresolvable_host_fails_at_once_without_retries(ctx):
         get_json(ctx, "https://hn.algolia.example/api")
     assert ei.value.kind == "unreachable" and not ei.value.transient
     assert len(calls) == 1 and ctx.slept == []
+
+
+# Bodies where orjson and json could part ways: decode_json must give json's answer.
+TRICKY_JSON = [
+    b'{"hits": [{"objectID": "1", "points": 3}], "nbPages": 1}',
+    b"[NaN, Infinity, -Infinity]",
+    b'"\\ud800 lone surrogate"',
+    b'"\\ud83d\\ude00 pair"',
+    b'\xef\xbb\xbf{"bom": 1}',
+    '{"utf16": "é"}'.encode("utf-16"),
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"-9223372036854775808",
+    b"-9223372036854775809",
+    b'{"id": 123456789012345678901234567890, "s": "12345678901234567890123"}',
+    b"-0",
+    b"-0.0",
+    b"0.30000000000000004",
+    b"1e400",
+    b"5e-324",
+    b'{"a": 1, "a": 2}',
+    b'"\\u0000\\u202e\\t"',
+]
+
+
+@pytest.mark.parametrize("body", TRICKY_JSON)
+def test_decode_json_is_json_loads(body):
+    want, got = json.loads(body), decode_json(body)
+    assert type(got) is type(want)
+    if isinstance(want, float) and math.isnan(want):
+        assert math.isnan(got)
+    else:
+        assert repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("body", [b"", b"[1, 2", b"{'a': 1}", b"\xff", b"[1,]", b"01"])
+def test_decode_json_fails_like_json_loads(body):
+    with pytest.raises(Exception) as want:
+        json.loads(body)
+    with pytest.raises(Exception) as got:
+        decode_json(body)
+    assert type(got.value) is type(want.value)
+
+
+def test_decode_json_random_numbers_match_json():
+    rng = random.Random(4)
+    for _ in range(3000):
+        digits = str(rng.getrandbits(rng.randint(1, 80)))
+        cut = rng.randint(1, len(digits))
+        fraction = f"{digits[:cut]}.{digits[cut:] or '0'}e{rng.randint(-330, 330)}"
+        for text in (digits, "-" + digits, fraction):
+            assert repr(decode_json(text.encode())) == repr(json.loads(text)), text
+
+
+def test_term_pattern_is_the_documented_regex():
+    pat = term_pattern(["acme", '"acme cloud"', "@Initech"])
+    assert pat is not None and pat.flags & re.IGNORECASE
+    assert pat.pattern == r"(?<![^\W_])acme(?![^\W_])|(?<![^\W_])initech(?![^\W_])"
+    assert term_pattern([]) is None
+
+
+def test_text_matches_like_its_pattern_on_awkward_text():
+    terms = ["acme", '"acme cloud"', "node.js", "café"]
+    pat = term_pattern(terms)
+    assert pat is not None
+    for text in [
+        "ACME!",
+        "xacme acme",
+        "acme_corp",
+        "\u212acme",
+        "Node.JS rocks",
+        "nodejs",
+        "CAFÉ au lait",
+        "\u202eacme\u202c",
+        "acme\x00",
+        "",
+        "a" * 10_000 + " acme",
+    ]:
+        assert text_matches(text, terms) == bool(pat.search(text)), text
+        assert text_matches(text, tuple(terms)) == bool(pat.search(text)), text
