@@ -133,7 +133,9 @@ _AT_HANDLE = re.compile(r"@[\w-]++(?:[.@][\w-]++)*+")
 # user@instance.social written without the leading @ (and e-mail addresses).
 _BARE_HANDLE = re.compile(r"(?<![\w.+@-])[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 _BSKY = re.compile(r"(?<![\w.@/-])[\w-]++(?:\.[\w-]++)*?\.bsky\.social\b", re.IGNORECASE)
-_HASHTAG = re.compile(r"#([^\W_]\w*)")
+# A '#' after a letter, digit, '_', '&' or '#' is no hashtag (C#, &#39;, a#b); the
+# look-behind comes after the literal '#' so that `re` still skips ahead to it.
+_HASHTAG = re.compile(r"#(?<![\w&#]#)([^\W_]\w*)")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # wordninja's own vocabulary: a hashtag part that is already a word is not cut
 # (private attribute; without it every long part just goes through the splitter).
@@ -157,12 +159,7 @@ def split_hashtag(tag: str) -> str:
 
 
 def _split_hashtag_match(m: re.Match[str]) -> str:
-    start = m.start()
-    if start > 0:
-        before = m.string[start - 1]
-        if before.isalnum() or before in "_&#":  # C#, &#39;, a#b: not hashtags
-            return m.group(0)
-    return " " + split_hashtag(m.group(1)) + " "
+    return " " + split_hashtag(m[1]) + " "
 
 
 def _has_bare_handle(text: str) -> bool:
@@ -175,16 +172,49 @@ def _has_bare_handle(text: str) -> bool:
     return False
 
 
-def _term_bodies(terms: Iterable[str]) -> list[str]:
-    """Regex bodies for terms and handles, longest first ("acme cloud" before "acme")."""
-    bodies = set()
+def _term_bodies(terms: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """Regex bodies for terms and handles, longest first ("acme cloud" before "acme"), with their words."""
+    bodies: dict[str, tuple[str, ...]] = {}
     for term in terms:
         term = term.strip().strip('"').lstrip("@#").lower()
         for variant in {term, term.split("@", 1)[0], term.split(".bsky.", 1)[0]}:
             words = variant.split()
             if words:
-                bodies.add(r"\s+".join(re.escape(w) for w in words))
-    return sorted(bodies, key=lambda b: (-len(b), b))
+                bodies[r"\s+".join(re.escape(w) for w in words)] = tuple(words)
+    return sorted(bodies.items(), key=lambda b: (-len(b[0]), b[0]))
+
+
+# Up to this many one-word terms are found with str.find rather than a regex.
+MAX_LITERAL_TERMS = 16
+
+
+def _literal_spans(low: str, literals: Sequence[str]) -> list[tuple[int, int]]:
+    """The spans `re.finditer` finds for the alternation of `literals`, in that order.
+
+    Left to right, non-overlapping; where several start at the same place the
+    first in `literals` wins, as in a regex alternation.
+    """
+    present = [lit for lit in literals if lit in low]
+    spans: list[tuple[int, int]] = []
+    if len(present) == 1:
+        lit = present[0]
+        j = low.find(lit)
+        while j != -1:
+            spans.append((j, j + len(lit)))
+            j = low.find(lit, j + len(lit))
+        return spans
+    pos = 0
+    while present:
+        start, lit = -1, ""
+        for candidate in present:
+            j = low.find(candidate, pos)
+            if j != -1 and (start == -1 or j < start):
+                start, lit = j, candidate
+        if start == -1:
+            break
+        pos = start + len(lit)
+        spans.append((start, pos))
+    return spans
 
 
 def _chunks(text: str) -> list[str]:
@@ -217,8 +247,15 @@ class Scorer:
     ) -> None:
         self.terms = tuple(terms)
         self.handles = tuple(handles)
-        bodies = _term_bodies((*self.terms, *self.handles))
+        found = _term_bodies((*self.terms, *self.handles))
+        bodies = [body for body, _ in found]
         alternatives = "|".join(bodies)
+        # One-word terms (the usual case): found with str.find, same spans as the regex.
+        self._literals: list[str] | None = (
+            [words[0] for _, words in found]
+            if len(found) <= MAX_LITERAL_TERMS and all(len(words) == 1 for _, words in found)
+            else None
+        )
         # Searched in lower-cased text; word boundaries are checked in `_mask_terms`.
         self._terms = re.compile(f"(?:{alternatives})") if bodies else None
         self._terms_ci = (
@@ -238,8 +275,11 @@ class Scorer:
         pieces: list[str] = []
         last = 0
         end = len(low)
-        for m in self._terms.finditer(low):
-            a, b = m.span()
+        if self._literals is not None:
+            spans: Iterable[tuple[int, int]] = _literal_spans(low, self._literals)
+        else:
+            spans = (m.span() for m in self._terms.finditer(low))
+        for a, b in spans:
             if (a > 0 and low[a - 1].isalnum()) or (b < end and low[b].isalnum()):
                 continue
             pieces.append(text[last:a])
