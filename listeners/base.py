@@ -126,7 +126,10 @@ class Listener:
 
 
 _T = TypeVar("_T")
-MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+# What a pure parse raises on an item that does not fit. OverflowError and
+# OSError come from timestamps beyond the platform's range (datetime.fromtimestamp
+# raises OSError past year ~2**31 on Linux): one such item must not sink the page.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
 
 
 def parse_each(

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners._http import get_json, html_to_text, iso, search_terms, term_search
-from listeners.base import Listener, Query, SourceError
+from listeners.base import MALFORMED, Listener, Query, SourceError
 
 
 class HackerNewsOptions(BaseModel):
@@ -98,7 +98,7 @@ def parse(payload: Any) -> tuple[list[Mention], int]:
     for hit in payload["hits"]:
         try:
             m = _mention(hit)
-        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+        except MALFORMED:
             skipped += 1
             continue
         if m is None:

@@ -170,6 +170,13 @@ def test_parse_builds_what_the_plain_reading_builds(name):
         assert "_highlightResult" not in m.raw
 
 
+@pytest.mark.parametrize("created_at_i", [1e17, -1e17, 10**17, 2**64, "1e400"])
+def test_parse_skips_a_timestamp_beyond_the_platforms_range(created_at_i):
+    bad = {**hn_hit(1, T, "acme far future"), "created_at_i": created_at_i}
+    ms, skipped = parse({"hits": [bad, hn_hit(2, T, "acme today")]})
+    assert skipped == 1 and [m.external_id for m in ms] == ["2"]
+
+
 # -- fetch against a local server -----------------------------------------------
 def hn_settings(url: str, **extra):
     raw = {**SAMPLE_CONFIG, "sources": [{"platform": "hackernews", "base_url": url, **extra}]}

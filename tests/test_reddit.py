@@ -145,6 +145,14 @@ def test_parse_purges_deleted_and_removed_and_skips_malformed():
     assert all("[deleted]" not in m.text and "[removed]" not in m.text for m in mentions)
 
 
+@pytest.mark.parametrize("created_utc", [1e17, 1e20, float("inf")])
+def test_parse_skips_a_timestamp_beyond_the_platforms_range(created_utc):
+    listing = json.loads(fixture("search.json"))
+    listing["data"]["children"][0]["data"]["created_utc"] = created_utc
+    mentions, skipped = parse(listing)
+    assert skipped == 1 and len(mentions) == len(listing["data"]["children"]) - 1
+
+
 def test_parse_rss_takes_the_post_text_without_boilerplate():
     mentions, skipped = parse_rss(fixture("search.rss"))
     assert skipped == 1  # an entry whose id is not a fullname
