@@ -17,11 +17,17 @@ product/service noun, or a cue only a service has such as "on hold" or
 only named service failures, and its bad mood, negations and vague trouble
 words ("problem", "still", "why ...") count for nothing.
 
-How it stays cheap enough to run on every mention: the text is tokenised
-once; single-word cues are set lookups; a phrase regex runs only when one of
-its key words occurs in the text (`Signal.keys`, checked against 4-letter
-stems). Measured by bench/triage.py, classify costs about 0.6-0.75 of what
-plain VADER costs per tweet (CPU time), on top of the Scorer's VADER pass.
+How it stays cheap enough to run on every mention: single-word cues are
+lookups, and a phrase regex runs only when one of its key words occurs in the
+text (`Signal.keys`, checked against 4-letter stems) and a stricter condition
+read off the regex holds; tokens, chunks of text and the decision's parts that
+do not depend on VADER's scores are cached (see "How signals() stays cheap").
+Measured by bench/triage.py against plain VADER in the same run (CPU time):
+on bench/ingest.py's posts classify costs about 12 us per post (0.3 of
+VADER's cost) when every post carries a chunk never seen before, about 9 us
+on posts seen before; on the airline tweets about 34 us at first sight with
+empty caches (0.8 of VADER) and 13 us once seen (0.3). It runs on top of the
+Scorer's VADER pass.
 
 Thresholds (`COMPLAINT_AT`, `NEG_TONE`, `POS_TONE`, `NEG_SHARE`,
 `ASKS_ABOUT_PROBLEM`) and the choice to give an untargeted bad mood no weight
@@ -34,8 +40,11 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
+from typing import Any
 
 from earful.models import as_utc
 
@@ -739,43 +748,694 @@ def normalise(text: str) -> str:
     return " " + " ".join(_tokens(text)) + " "
 
 
-def signals(text: str) -> list[tuple[Signal, str]]:
-    """The signals that fire on text, each with the words that matched."""
-    tokens = _tokens(text)
-    low = " " + " ".join(tokens) + " "
-    tokset = set(tokens)
-    stems = set(map(_CUT, tokens))
-    found: dict[int, str] = {}
-    for word in tokset & _ALL_WORDS:
-        for i in _WORD_INDEX[word]:
-            found[i] = word
-    for stem in stems & _PREFIX_KEYS:
-        for i, prefix in _PREFIX_INDEX[stem]:
-            if i not in found:
-                hit = next((t for t in tokens if t.startswith(prefix)), None)
-                if hit:
-                    found[i] = hit
-    candidates: set[int] = set()
-    for key in stems & _ALL_KEYS:
-        candidates.update(_INDEX[key])
-    for i in candidates.difference(found):
-        s = SIGNALS[i]
-        if s.also and s.also.isdisjoint(stems):
-            continue
-        m = s.pattern.search(low)
-        if m:
-            found[i] = m.group(0).strip()
-    out = [(SIGNALS[i], found[i]) for i in sorted(found)]
-    if "?" not in tokset and _QUESTION_SIGNALS.isdisjoint(found):
-        if tokens and (
-            tokens[0] in _Q_FIRST or tuple(tokens[:2]) in _Q_PAIRS or _LATER_QUESTION.search(low)
+# --- How signals() stays cheap ----------------------------------------------------
+#
+# What fires is defined by the plain method: tokenise, look the single-word cues up,
+# and run each phrase regex whose keys (and `also` keys) occur in the text
+# (tests/test_intent.py keeps it as the reference the fast path is checked against).
+# Three things make that cheap without changing what it finds:
+#
+# 1. Bits per chunk. No token spans whitespace, so the raw text is split at
+#    whitespace and each distinct chunk is tokenised once and cached with one
+#    integer of bits (which signals its words and prefixes fire, which keys occur,
+#    "you", negations, ...). A text's bits are the OR of its chunks' bits.
+# 2. A stricter prefilter read off each regex (`_requirements`): an OR of ANDs of
+#    "some token is (or starts with) one of these words" that every match of the
+#    regex satisfies, evaluated with the same bits. A regex runs only when one
+#    holds; when an alternative is a single token the condition is exact and no
+#    regex runs at all.
+# 3. classify depends on the text only through what fired; everything that does
+#    not depend on VADER's scores (weights per kind, reason labels) is cached per
+#    set of fired signals (`_profile`).
+
+# A requirement is a set of atoms: "\x02word" means a token equals word; any other
+# string means a token starts with it; "\x01" means a token starts with a digit.
+# While a regex is read, the current token's possible beginnings are "pending"
+# strings; one ending in _CLOSED or _EXACT is complete (the token goes on with
+# something unknown, or ends there).
+_CLOSED = "\x00"
+_EXACT = "\x02"
+_DIGIT = "\x01"
+_MAX_PENDING = 64  # more possible beginnings than this: keep what is known and close them
+_MAX_STATES = 256  # more partial conditions than this: keep only what they share
+
+_Node = tuple[Any, ...]
+_Groups = frozenset[frozenset[str]]  # AND of OR-groups of atoms
+_Pending = frozenset[str] | None  # None: the current token's beginning is unknown
+_States = set[tuple[_Groups, _Pending]]
+
+
+def _parse(p: str) -> list[list[_Node]]:
+    """The top-level alternatives of regex p as node lists (the syntax the signals use).
+
+    Nodes: ("lit", char), ("cls", kind, chars) with kind space | mixed | chars |
+    digit | word, ("alt", branches), ("rep", node, min, max) with max -1 for no
+    limit, ("zero", "b" or "") for zero-width assertions.
+    """
+    pos = 0
+
+    def alternatives() -> list[list[_Node]]:
+        nonlocal pos
+        branches: list[list[_Node]] = [[]]
+        while pos < len(p) and p[pos] != ")":
+            if p[pos] == "|":
+                branches.append([])
+                pos += 1
+            else:
+                branches[-1].append(quantified(atom()))
+        return branches
+
+    def close_group() -> None:
+        nonlocal pos
+        if not p.startswith(")", pos):
+            raise ValueError(f"unbalanced group in {p!r}")
+        pos += 1
+
+    def escape(e: str) -> _Node:
+        if e == "b":
+            return ("zero", "b")
+        if e in "BAZ":
+            return ("zero", "")
+        kinds = {"s": "space", "d": "digit", "w": "word", "S": "word", "W": "mixed", "D": "mixed"}
+        if e in kinds:
+            return ("cls", kinds[e], frozenset())
+        if e.isalnum():
+            raise ValueError(f"unsupported escape \\{e} in {p!r}")
+        return ("lit", e)
+
+    def char_class() -> _Node:
+        nonlocal pos
+        pos += 1
+        negated = p.startswith("^", pos)
+        pos += negated
+        chars: set[str] = set()
+        kinds: set[str] = set()
+        first = True
+        while first or p[pos] != "]":
+            first = False
+            if p[pos] == "\\":
+                node = escape(p[pos + 1])
+                pos += 2
+                if node[0] == "lit":
+                    chars.add(node[1])
+                else:
+                    kinds.add(node[1])
+            elif p[pos + 1] == "-" and p[pos + 2] != "]":
+                chars.update(map(chr, range(ord(p[pos]), ord(p[pos + 2]) + 1)))
+                pos += 3
+            else:
+                chars.add(p[pos])
+                pos += 1
+        pos += 1
+        spaces = {c for c in chars if c.isspace()}
+        if negated or "mixed" in kinds:
+            return ("cls", "mixed", frozenset())
+        if "space" in kinds or spaces:
+            only = kinds <= {"space"} and spaces == chars
+            return ("cls", "space" if only else "mixed", frozenset())
+        if kinds:
+            return ("cls", "digit" if kinds == {"digit"} and not chars else "word", frozenset())
+        return (
+            ("cls", "chars", frozenset(chars)) if len(chars) <= 8 else ("cls", "word", frozenset())
+        )
+
+    def atom() -> _Node:
+        nonlocal pos
+        c = p[pos]
+        if c == "(":
+            for opening in ("(?=", "(?!", "(?<=", "(?<!"):
+                if p.startswith(opening, pos):
+                    pos += len(opening)
+                    alternatives()
+                    close_group()
+                    return ("zero", "")
+            if p.startswith("(?:", pos):
+                pos += 3
+            elif p.startswith("(?", pos):
+                raise ValueError(f"unsupported group in {p!r}")
+            else:
+                pos += 1
+            inner = alternatives()
+            close_group()
+            return ("alt", inner)
+        if c == "[":
+            return char_class()
+        if c == "\\":
+            pos += 2
+            return escape(p[pos - 1])
+        if c in "*+?{":
+            raise ValueError(f"unexpected {c!r} in {p!r}")
+        pos += 1
+        if c == ".":
+            return ("cls", "mixed", frozenset())
+        return ("zero", "") if c in "^$" else ("lit", c)
+
+    def quantified(node: _Node) -> _Node:
+        nonlocal pos
+        if pos >= len(p) or p[pos] not in "?*+{":
+            return node
+        c = p[pos]
+        pos += 1
+        if c == "{":
+            end = p.index("}", pos)
+            low, comma, high = p[pos:end].partition(",")
+            pos = end + 1
+            lo = int(low or 0)
+            hi = lo if not comma else int(high) if high else -1
+        else:
+            lo, hi = {"?": (0, 1), "*": (0, -1), "+": (1, -1)}[c]
+        if pos < len(p) and p[pos] in "?+":
+            pos += 1  # lazy or possessive: the same texts match
+        return ("rep", node, lo, hi)
+
+    out = alternatives()
+    if pos != len(p):
+        raise ValueError(f"unbalanced ) in {p!r}")
+    return out
+
+
+def _complete(q: str) -> bool:
+    return q.endswith((_CLOSED, _EXACT))
+
+
+def _extend(pending: _Pending, chars: Iterable[str]) -> _Pending:
+    if pending is None:
+        return None
+    out = frozenset(q if _complete(q) else q + c for q in pending for c in chars)
+    return _close(out) if len(out) > _MAX_PENDING else out
+
+
+def _close(pending: _Pending) -> _Pending:
+    if pending is None:
+        return None
+    return frozenset(q if _complete(q) else q + _CLOSED for q in pending)
+
+
+def _digit(pending: _Pending) -> _Pending:
+    if pending is None:
+        return None
+    return frozenset(
+        _DIGIT + _CLOSED if q == "" else q if _complete(q) else q + _CLOSED for q in pending
+    )
+
+
+def _word_end(pending: _Pending) -> _Pending:
+    """At \\b: a run of ASCII letters from a token's start is the whole token
+    (a token that starts with a letter is a maximal run of letters)."""
+    if pending is None:
+        return None
+    return frozenset(
+        q + _EXACT if q and not _complete(q) and q.isascii() and q.isalpha() else q for q in pending
+    )
+
+
+def _token_end(pending: _Pending) -> _Pending:
+    """At a space: the token is exactly what was read since its start."""
+    if pending is None:
+        return None
+    return frozenset(q + _EXACT if q and not _complete(q) else q for q in pending)
+
+
+def _atom(q: str) -> str:
+    return _EXACT + q[:-1] if q.endswith(_EXACT) else q.rstrip(_CLOSED)
+
+
+def _minimal(atoms: Iterable[str]) -> frozenset[str]:
+    """atoms without those another one implies ("hour" makes "hours" redundant)."""
+    atoms = set(atoms)
+    prefixes = [b for b in atoms if not b.startswith(_EXACT)]
+    return frozenset(
+        a for a in atoms if not any(b != a and a.lstrip(_EXACT).startswith(b) for b in prefixes)
+    )
+
+
+def _flush(groups: _Groups, pending: _Pending) -> _Groups:
+    """groups and the current token's possible beginnings as one more OR-group."""
+    if pending is None:
+        return groups
+    atoms = {_atom(q) for q in pending}
+    if "" in atoms or _EXACT in atoms:
+        return groups  # the token may begin with anything
+    return groups | {_minimal(atoms)}
+
+
+def _may_be_space(node: _Node) -> bool:
+    kind = node[0]
+    if kind == "lit":
+        return bool(node[1].isspace())
+    if kind == "cls":
+        return node[1] in ("space", "mixed")
+    if kind == "alt":
+        return any(_may_be_space(n) for branch in node[1] for n in branch)
+    return kind == "rep" and _may_be_space(node[1])
+
+
+def _is_space(node: _Node) -> bool:
+    return (node[0] == "lit" and node[1].isspace()) or node[:2] == ("cls", "space")
+
+
+def _merged(states: _States) -> _States:
+    """States with the same groups merged (their pending beginnings joined)."""
+    by_groups: dict[_Groups, _Pending] = {}
+    for groups, pending in states:
+        if groups in by_groups:
+            known = by_groups[groups]
+            by_groups[groups] = None if known is None or pending is None else known | pending
+        else:
+            by_groups[groups] = pending
+    if len(by_groups) <= _MAX_STATES:
+        return set(by_groups.items())
+    shared = frozenset.intersection(*by_groups)
+    pendings = list(by_groups.values())
+    if any(q is None for q in pendings):
+        return {(shared, None)}
+    return {(shared, frozenset().union(*(q for q in pendings if q is not None)))}
+
+
+def _walk(states: _States, node: _Node) -> _States:
+    """The states after node: each a possible (requirements so far, current token's beginnings)."""
+    kind = node[0]
+    if kind == "zero":
+        return {(g, _word_end(q)) for g, q in states} if node[1] == "b" else states
+    if _is_space(node):
+        return {(_flush(g, _token_end(q)), frozenset({""})) for g, q in states}
+    if kind == "lit":
+        return {(g, _extend(q, node[1])) for g, q in states}
+    if kind == "cls":
+        if node[1] == "mixed":
+            return {(_flush(g, q), None) for g, q in states}
+        if node[1] == "chars":
+            return {(g, _extend(q, node[2])) for g, q in states}
+        if node[1] == "digit":
+            return {(g, _digit(q)) for g, q in states}
+        return {(g, _close(q)) for g, q in states}
+    if kind == "alt":
+        out: _States = set()
+        for branch in node[1]:
+            out |= _walk_all(states, branch)
+        return _merged(out)
+    inner, lo, hi = node[1], node[2], node[3]
+    if hi == 0:
+        return states
+    once = _walk(states, inner)
+    result = set(once) if lo >= 1 else states | once
+    if hi != 1:  # more repetitions: same token continues (closed), or unknown after a space
+        if _is_space(inner):
+            result |= once
+        elif not _may_be_space(inner):
+            result |= {(g, _close(q)) for g, q in once}
+        else:
+            result |= {(_flush(g, q), None) for g, q in once}
+    return _merged(result)
+
+
+def _walk_all(states: _States, nodes: list[_Node]) -> _States:
+    for node in nodes:
+        states = _walk(states, node)
+    return states
+
+
+def _one_token(nodes: list[_Node]) -> bool:
+    """Whether nodes read literal characters only: no space, class, assertion or loop."""
+    for n in nodes:
+        kind = n[0]
+        if (kind == "lit" and n[1].isspace()) or kind == "zero":
+            return False
+        if kind == "cls" and n[1] != "chars":
+            return False
+        if kind == "alt" and not all(_one_token(b) for b in n[1]):
+            return False
+        if kind == "rep" and not (n[2] == 0 and n[3] == 1 and _one_token([n[1]])):
+            return False
+    return True
+
+
+def _requirements(pattern: str) -> list[tuple[_Groups, bool]] | None:
+    """What every match of the spaced pattern needs, as (AND of OR-groups, exact) pairs
+    of which at least one holds; exact: that one is also enough for a match.
+    None for a pattern that never matches."""
+    if pattern == "(?!)":
+        return None
+    needed: set[_Groups] = set()
+    exact: set[_Groups] = set()
+    for alt in _parse(pattern):
+        found = {_flush(g, q) for g, q in _walk_all({(frozenset(), None)}, alt)}
+        ends = alt[-1:] == [("zero", "b")]
+        body = alt[1:-1] if ends else alt[1:]
+        if alt[:1] == [("lit", " ")] and body and _one_token(body) and len(found) == 1:
+            # one token right after a space: the condition is exact, unless \b had to
+            # end a run that is not all letters.
+            (groups,) = found
+            if len(groups) == 1 and (not ends or all(a[0] == _EXACT for g in groups for a in g)):
+                exact.add(groups)
+                continue
+        needed |= found
+    return [(g, False) for g in _simplified(needed)] + [(g, True) for g in _sorted(exact)]
+
+
+def _sorted(conditions: Iterable[_Groups]) -> list[_Groups]:
+    return sorted(conditions, key=lambda c: sorted(map(sorted, c)))
+
+
+def _simplified(conditions: set[_Groups]) -> list[_Groups]:
+    """The same OR of conditions with fewer terms: a weaker term absorbs a stronger one,
+    and two that differ in one group become one with the groups joined."""
+    conditions = set(conditions)
+    changed = True
+    while changed:
+        changed = False
+        for c in sorted(conditions, key=len):
+            if any(d != c and d <= c for d in conditions):
+                conditions.discard(c)
+        terms = sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c))))
+        for i, a in enumerate(terms):
+            b = next((b for b in terms[i + 1 :] if len(b) == len(a) and len(a - b) == 1), None)
+            if b is not None:
+                (only_a,), (only_b,) = a - b, b - a
+                conditions -= {a, b}
+                conditions.add((a & b) | {_minimal(only_a | only_b)})
+                changed = True
+                break
+    return _sorted(conditions)
+
+
+# --- The bits ---------------------------------------------------------------------
+#
+# Signal i owns a segment of the condition region: one bit per condition of its
+# regex, then a guard bit. A text's X, Y and Z regions hold, per condition, whether
+# its first, second and third most selective groups occur; their AND has a
+# condition's bit set when the condition holds, and adding _ONES carries into a
+# signal's guard bit exactly when one of its conditions holds. Everything else
+# that is per signal (found by a word, by a prefix, key seen, `also` key seen)
+# sits at the guard positions of further regions, so one AND combines them.
+_SEGMENTS: list[tuple[int, list[tuple[_Groups, bool]] | None]] = []  # (offset, conditions)
+_offset = 0
+for _s in SIGNALS:
+    _conds = _requirements(_s.pattern.pattern)
+    if _conds and any(not g for g, _ in _conds):
+        _conds = []  # some alternative needs nothing: always run the regex
+    _SEGMENTS.append((_offset, _conds))
+    _offset += len(_conds or ()) + 1
+_R = _offset  # width of a region
+_GUARD = [off + len(conds or ()) for off, conds in _SEGMENTS]
+_GUARD_OF = {g: i for i, g in enumerate(_GUARD)}
+_GUARDS = sum(1 << g for g in _GUARD)
+_REGION = (1 << _R) - 1
+_CONDS = _REGION & ~_GUARDS
+_X, _Y, _Z = 0, _R, 2 * _R
+_K, _A, _WP = _X, _Y, _Z  # guard positions: key seen, `also` key seen, found by word or prefix
+_F = 3 * _R  # flags, as bits of info >> _F
+_YOU_, _QMARK_, _DOTBANG_, _SHOUT_, _LEAD_, _EMPTY_, _QFIRST_, _PAIR_ = (1 << n for n in range(8))
+_NEG_ALL_ = ((1 << len(_NEGATIONS)) - 1) << 8
+_NEG_BIT = {w: 1 << (_F + 8 + n) for n, w in enumerate(sorted(_NEGATIONS))}
+_F_SHOUT, _F_LEAD, _F_EMPTY = _SHOUT_ << _F, _LEAD_ << _F, _EMPTY_ << _F
+_FIRST_ONLY = (_LEAD_ | _QFIRST_ | _PAIR_) << _F  # about a chunk's first token only
+
+_ONES = _EXACT_CONDS = _ALWAYS = _NEVER = _NO_ALSO = 0
+_ATOM_BITS: dict[str, int] = {}
+for _i, (_off, _conds) in enumerate(_SEGMENTS):
+    if _conds is None:
+        _NEVER |= 1 << _GUARD[_i]
+    elif not _conds:
+        _ALWAYS |= 1 << _GUARD[_i]
+    if not SIGNALS[_i].also:
+        _NO_ALSO |= 1 << _GUARD[_i]
+    _ONES |= ((1 << len(_conds or ())) - 1) << _off
+    for _j, (_groups, _exact) in enumerate(_conds or ()):
+        _bit = _off + _j
+        _EXACT_CONDS |= _exact << _bit
+        # Up to three groups per condition, most selective first (long words are rarer).
+        _best = sorted(_groups, key=lambda g: (sum(1.0 / len(a) for a in g), sorted(g)))[:3]
+        for _region, _g in zip((_X, _Y, _Z), (_best * 3)[:3], strict=True):
+            for _a in _g:
+                _ATOM_BITS[_a] = _ATOM_BITS.get(_a, 0) | 1 << (_region + _bit)
+_DIGIT_BITS = _ATOM_BITS.pop(_DIGIT, 0)
+_RUNNABLE = _GUARDS & ~_NEVER
+_QSIG = sum(1 << _GUARD[i] for i in _QUESTION_SIGNALS)
+_PAIR_FIRST = frozenset(a for a, _ in _Q_PAIRS)
+_REGEX_AT: list[re.Pattern[str] | None] = [None] * (_R + 1)
+for _i, _s in enumerate(SIGNALS):
+    _REGEX_AT[_GUARD[_i] + 1] = _s.pattern  # indexed by bit_length()
+# Signals whose reason shows the matched words: those words are part of the cache key.
+_M_GUARDS = sum(1 << _GUARD[i] for i, s in enumerate(SIGNALS) if "{m}" in s.label)
+assert not any(s.words or s.prefixes for s in SIGNALS if "{m}" in s.label)
+_KEY_BITS: dict[str, int] = {}
+for _k, _ids in _INDEX.items():
+    _KEY_BITS[_k] = sum(1 << (_K + _GUARD[i]) for i in _ids)
+for _i, _s in enumerate(SIGNALS):
+    for _k in _s.also:
+        _KEY_BITS[_k] = _KEY_BITS.get(_k, 0) | 1 << (_A + _GUARD[_i])
+_WORD_BITS = {w: sum(1 << (_WP + _GUARD[i]) for i in ids) for w, ids in _WORD_INDEX.items()}
+_CACHE_SIZE = 200_000
+
+
+# Flags a token carries by being one of these words.
+_FLAG_WORDS: dict[str, int] = {"?": _QMARK_}
+for _w in _YOU:
+    _FLAG_WORDS[_w] = _FLAG_WORDS.get(_w, 0) | _YOU_
+for _w in _Q_FIRST:
+    _FLAG_WORDS[_w] = _FLAG_WORDS.get(_w, 0) | _QFIRST_
+for _w in _PAIR_FIRST:
+    _FLAG_WORDS[_w] = _FLAG_WORDS.get(_w, 0) | _PAIR_
+# A token gets bits other than flags and _DIGIT_BITS only if it begins like one of these.
+_STARTS = frozenset(
+    x.lstrip(_EXACT)[:2] for x in (*_WORD_BITS, *_KEY_BITS, *_ATOM_BITS, *_NEG_BIT, *_PREFIX_INDEX)
+)
+_ATOM_HEADS = frozenset(a[:n] for a in _ATOM_BITS for n in range(1, len(a) + 1))
+
+
+def _token_bits(t: str) -> int:
+    """The bits one token contributes (see above)."""
+    flags = _FLAG_WORDS.get(t, 0)
+    if t[-1] in ".!":
+        flags |= _DOTBANG_
+    if t[0] in "@.:,":
+        flags |= _LEAD_
+    bits = flags << _F
+    if t[0].isdecimal():  # what \d matches
+        bits |= _DIGIT_BITS
+    if t[:2] not in _STARTS:  # only a one-character atom can match
+        return bits | _ATOM_BITS.get(t[0], 0)
+    bits |= _WORD_BITS.get(t, 0) | _KEY_BITS.get(t[:_KEY_LEN], 0) | _NEG_BIT.get(t, 0)
+    for i, prefix in _PREFIX_INDEX.get(t[:_KEY_LEN], ()):
+        if t.startswith(prefix):
+            bits |= 1 << (_WP + _GUARD[i])
+    n = 1
+    while n <= len(t) and t[:n] in _ATOM_HEADS:  # the atoms t starts with
+        bits |= _ATOM_BITS.get(t[:n], 0)
+        n += 1
+    return bits | _ATOM_BITS.get(_EXACT + t, 0)
+
+
+class _TokenBits(dict[str, int]):
+    def __missing__(self, t: str) -> int:
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        bits = self[t] = _token_bits(t)
+        return bits
+
+
+class _Chunks(dict[str, int]):
+    """Whitespace-separated chunk of raw text -> its bits; its tokens and spaced
+    text are kept alongside. `strip`: apostrophes are dropped (see `_tokens`)."""
+
+    def __init__(self, strip: bool) -> None:
+        super().__init__()
+        self.strip = strip
+        self.spaced: dict[str, str] = {}
+        self.tokens: dict[str, list[str]] = {}
+
+    def __missing__(self, chunk: str) -> int:
+        if len(self) >= _CACHE_SIZE:  # start afresh; a scan holding this one finishes with it
+            _CHUNKS[self.strip] = _Chunks(self.strip)
+        low = lowered = chunk.lower()
+        if self.strip:
+            low = _APOSTROPHES.sub("", low)
+        if low.isascii() and low.isalpha():  # one token
+            tokens = [low]
+            bits = _TOKEN_BITS[low]
+        else:
+            tokens = _SPACED_TOKEN.findall(low)
+            bits = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), 0) & ~_FIRST_ONLY
+            if tokens:
+                bits |= _TOKEN_BITS[tokens[0]] & _FIRST_ONLY
+            else:
+                bits |= _F_EMPTY
+        # No match of _SHOUT or "?!" spans whitespace, nor does what its lookarounds see;
+        # _SHOUT needs a capital A-Z, which lower() changes.
+        if ("?" in chunk and ("?!" in chunk or "!?" in chunk or "??" in chunk)) or (
+            lowered != chunk and _SHOUT.search(chunk)
         ):
-            out.append((QUESTION_FORM, ""))
-    if not _YOU.isdisjoint(tokset):
+            bits |= _F_SHOUT
+        self[chunk] = bits
+        self.spaced[chunk] = " " + " ".join(tokens) if tokens else ""
+        self.tokens[chunk] = tokens
+        return bits
+
+
+_TOKEN_BITS = _TokenBits()
+_CHUNKS = {False: _Chunks(False), True: _Chunks(True)}
+
+
+def _reset_caches() -> None:
+    """Forget every cached chunk, token and profile (for benchmarks of first sight)."""
+    _TOKEN_BITS.clear()
+    _CHUNKS.update({False: _Chunks(False), True: _Chunks(True)})
+    _PLANS.clear()
+    _PROFILES.clear()
+
+
+def _scan(text: str) -> tuple[int, int, dict[int, str]]:
+    """(fired signals as guard bits, extra signals as bits, words matched by "{m}" signals).
+
+    Extra bits: 1 question form, 2 speaks to the brand, 4 and 8 the negations
+    (0-2), 16 shouting.
+    """
+    chunks = text.split()
+    cache = _CHUNKS["'" in text or "\u2019" in text]
+    shout = 0
+    if chunks and cache[chunks[0]] & (_F_LEAD | _F_EMPTY):
+        # `_tokens` drops leading @handles and punctuation: skip the chunks made of those.
+        skip = 0
+        for chunk in chunks:
+            if not cache[chunk] & (_F_LEAD | _F_EMPTY):
+                break
+            shout |= cache[chunk] & _F_SHOUT
+            if not all(t[0] in "@.:," for t in cache.tokens[chunk]):
+                return _scan_tokens(text)  # a chunk that is only partly dropped
+            skip += 1
+        chunks = chunks[skip:]
+    info = reduce(operator.or_, map(cache.__getitem__, chunks), shout)
+    first = cache[chunks[0]] >> _F if chunks else 0
+    return _decode(info, first, chunks, cache.spaced, cache.tokens)
+
+
+def _scan_tokens(text: str) -> tuple[int, int, dict[int, str]]:
+    """`_scan` token by token (rare: a chunk whose leading tokens `_tokens` drops)."""
+    tokens = _tokens(text)
+    shout = reduce(operator.or_, map(_CHUNKS[False].__getitem__, text.split()), 0) & _F_SHOUT
+    info = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), shout) & ~_FIRST_ONLY
+    first = _TOKEN_BITS[tokens[0]] >> _F if tokens else 0
+    spaced = {t: " " + t for t in tokens}
+    return _decode(info, first, tokens, spaced, {t: [t] for t in tokens})
+
+
+# A text's bits (the first unit's question flags in place of every unit's) -> what is
+# left to do: (found so far, regexes to try as (guard bit, regex, its words show in the
+# reason), extra bits so far, what may still make it a question: _QFIRST_, or _PAIR_
+# and _DOTBANG_ for the checks on the first two tokens and on later sentences).
+_Plan = tuple[int, tuple[tuple[int, re.Pattern[str], bool], ...], int, int]
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(key: int) -> _Plan:
+    x = key & _REGION
+    y = key >> _Y & _REGION
+    z = key >> _Z & _REGION
+    flags = key >> _F
+    found = z & _GUARDS
+    run = x & (y | _NO_ALSO) & _RUNNABLE & ~found
+    todo: list[tuple[int, re.Pattern[str], bool]] = []
+    if run:
+        held = x & y & z & _CONDS
+        exact = ((held & _EXACT_CONDS) + _ONES) & run
+        found |= exact
+        left = ((held + _ONES) | _ALWAYS) & run & ~exact
+        while left:
+            bit = left & -left
+            left ^= bit
+            regex = _REGEX_AT[bit.bit_length()]
+            assert regex is not None
+            todo.append((bit, regex, bool(bit & _M_GUARDS)))
+    extra = 0
+    if flags & _YOU_:
+        extra |= 2
+    if flags & _NEG_ALL_:
+        extra |= min((flags & _NEG_ALL_).bit_count(), 2) << 2
+    if flags & _SHOUT_:
+        extra |= 16
+    question = 0
+    if not (flags & _QMARK_ or found & _QSIG):
+        question = _QFIRST_ if flags & _QFIRST_ else flags & (_PAIR_ | _DOTBANG_)
+    if len(_PLANS) >= _CACHE_SIZE:
+        _PLANS.clear()
+    plan = _PLANS[key] = (found, tuple(todo), extra, question)
+    return plan
+
+
+def _decode(
+    info: int,
+    first: int,
+    units: list[str],
+    spaced: dict[str, str],
+    tokens: dict[str, list[str]],
+) -> tuple[int, int, dict[int, str]]:
+    """What `_scan` returns, from the OR of the bits of units (chunks or tokens) and
+    the flags of the first one."""
+    key = info & ~_FIRST_ONLY | (first & (_QFIRST_ | _PAIR_)) << _F
+    found, todo, extra, question = _PLANS.get(key) or _plan(key)
+    matched: dict[int, str] = {}
+    low = ""
+    if todo:
+        low = "".join(map(spaced.__getitem__, units)) + " "
+        for bit, regex, shown in todo:
+            m = regex.search(low)
+            if m:
+                found |= bit
+                if shown:
+                    matched[bit.bit_length() - 1] = m.group(0).strip()
+    if question and not found & _QSIG:
+        if question & _QFIRST_:
+            extra |= 1
+        else:
+            asks = False
+            if question & _PAIR_:
+                head = list(tokens[units[0]])
+                for unit in units[1:]:
+                    if len(head) >= 2:
+                        break
+                    head += tokens[unit]
+                asks = tuple(head[:2]) in _Q_PAIRS
+            if not asks and question & _DOTBANG_:
+                low = low or "".join(map(spaced.__getitem__, units)) + " "
+                asks = _LATER_QUESTION.search(low) is not None
+            if asks:
+                extra |= 1
+    return found, extra, matched
+
+
+def signals(text: str) -> list[tuple[Signal, str]]:
+    """The signals that fire on text, each with the words that matched.
+
+    For a signal found through its single-word cues, the words are the first
+    such token of the text.
+    """
+    found, extra, matched = _scan(text)
+    out: list[tuple[Signal, str]] = []
+    tokens: list[str] = []
+    low = ""
+    for i, s in enumerate(SIGNALS):
+        g = _GUARD[i]
+        if not found >> g & 1:
+            continue
+        if g in matched:
+            out.append((s, matched[g]))
+            continue
+        tokens = tokens or _tokens(text)
+        hit = next((t for t in tokens if t in s.words), None)
+        if hit is None and s.prefixes:
+            hit = next((t for t in tokens if t.startswith(s.prefixes)), None)
+        if hit is None:
+            low = low or normalise(text)
+            m = s.pattern.search(low)
+            hit = m.group(0).strip() if m else ""
+        out.append((s, hit))
+    if extra & 1:
+        out.append((QUESTION_FORM, ""))
+    if extra & 2:
         out.append((TO_YOU, ""))
-    negations = len(_NEGATIONS & tokset)
-    out += [(NEGATION, "")] * min(negations, 2)
-    if "?!" in text or "!?" in text or "??" in text or _SHOUT.search(text):
+    out += [(NEGATION, "")] * (extra >> 2 & 3)
+    if extra & 16:
         out.append((SHOUTING, ""))
     return out
 
@@ -797,8 +1457,8 @@ _PRAISE_KINDS = frozenset(("praise",))
 _NO_SIGNAL = {"praise": "positive tone", "other": "no problem or request"}
 
 
-def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
-    """ "complaint: <up to four signals, strongest first>" and the tone when it helped."""
+def _labels(intent: str, fired: list[tuple[Signal, str]]) -> list[str]:
+    """Up to four labels of the signals that explain intent, strongest first."""
     kinds = _REASON_KINDS.get(intent, _PRAISE_KINDS)
     labels: list[str] = []
     seen = ""
@@ -810,11 +1470,65 @@ def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None
                 seen += lab + "|"
                 if len(labels) == 4:
                     break
+    return labels
+
+
+def _reason(intent: str, fired: list[tuple[Signal, str]], compound: float | None) -> str:
+    """ "complaint: <up to four signals, strongest first>" and the tone when it helped."""
+    labels = _labels(intent, fired)
     if intent == "complaint" and compound is not None and compound <= -0.05:
         labels.append(f"negative tone ({compound:+.2f})")
     if not labels:
         labels.append(_NO_SIGNAL.get(intent, "tone"))
     return intent + ": " + "; ".join(labels)
+
+
+class _Reasons(dict[str, str]):
+    """intent -> its reason without VADER's tone, made when first asked for;
+    "tone" -> a complaint's reason up to its negative tone."""
+
+    def __init__(self, fired: list[tuple[Signal, str]]) -> None:
+        super().__init__()
+        self.fired = fired
+
+    def __missing__(self, intent: str) -> str:
+        if intent == "tone":
+            labels = _labels("complaint", self.fired)
+            reason = "complaint: " + "".join(lab + "; " for lab in labels)
+        else:
+            reason = _reason(intent, self.fired, None)
+        self[intent] = reason
+        return reason
+
+
+# What `_decide` and the reason need from the fired signals, VADER's scores aside:
+# (failure, mood before tone, failure or vague, has a target, asks, sarcasm, praise,
+#  help or question fired, reasons).
+_Profile = tuple[float, float, bool, bool, bool, bool, bool, bool, _Reasons]
+
+
+def _profile(fired: list[tuple[Signal, str]]) -> _Profile:
+    weight = dict.fromkeys(_KINDS, 0.0)
+    vague = 0.0
+    targeted = False
+    for s, _ in fired:
+        weight[s.kind] += s.weight
+        if s.label in _VAGUE:
+            vague += s.weight
+        if s.kind == "target" or s.label in _AIMED:
+            targeted = True
+    failure = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"] - vague
+    return (
+        failure,
+        weight["emotion"] + vague,
+        bool(failure or vague),
+        targeted,
+        weight["question"] + weight["help"] > 0,
+        bool(weight["sarcasm"]),
+        bool(weight["praise"]),
+        any(s.kind in ("help", "question") for s, _ in fired),
+        _Reasons(fired),
+    )
 
 
 def _decide(
@@ -832,34 +1546,58 @@ def _decide(
     negations and vague trouble words are personal venting and do not count;
     only named service failures do.
     """
+    return _decide_profile(_profile(fired), compound, addressed, neg)
+
+
+def _decide_profile(
+    p: _Profile, compound: float | None, addressed: bool, neg: float | None
+) -> tuple[str, float]:
+    failure, mood, failure_or_vague, targeted, asks, sarcasm, praise = p[:7]
     comp = compound if compound is not None else 0.0
-    weight = dict.fromkeys(_KINDS, 0.0)
-    vague = 0.0
-    targeted = addressed
-    for s, _ in fired:
-        weight[s.kind] += s.weight
-        if s.label in _VAGUE:
-            vague += s.weight
-        if s.kind == "target" or s.label in _AIMED:
-            targeted = True
-    failure = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"] - vague
-    mood = weight["emotion"] + vague - comp * (NEG_TONE if comp < 0 else POS_TONE)
+    targeted = addressed or targeted
+    mood = mood - comp * (NEG_TONE if comp < 0 else POS_TONE)
     if neg is not None:
         mood += NEG_SHARE * neg
-    asks = weight["question"] + weight["help"] > 0
     if targeted:
         evidence = failure + mood
-        if (failure or vague) and asks:
+        if failure_or_vague and asks:
             evidence += ASKS_ABOUT_PROBLEM  # asking the brand about a named problem
     else:
         evidence = failure + min(mood, 0.0)  # a positive tone still counts against
-    if weight["sarcasm"] or evidence >= COMPLAINT_AT or (targeted and comp <= -0.3 and asks):
+    if sarcasm or evidence >= COMPLAINT_AT or (targeted and comp <= -0.3 and asks):
         return "complaint", evidence
     if asks:
         return "question", evidence
-    if comp >= 0.05 or weight["praise"]:
+    if comp >= 0.05 or praise:
         return "praise", evidence
     return "other", evidence
+
+
+def _fired(found: int, extra: int, matched: dict[int, str]) -> list[tuple[Signal, str]]:
+    """The fired list `signals` returns, from `_scan`'s bits (words only where "{m}" shows them)."""
+    out = [(s, matched.get(_GUARD[i], "")) for i, s in enumerate(SIGNALS) if found >> _GUARD[i] & 1]
+    if extra & 1:
+        out.append((QUESTION_FORM, ""))
+    if extra & 2:
+        out.append((TO_YOU, ""))
+    out += [(NEGATION, "")] * (extra >> 2 & 3)
+    if extra & 16:
+        out.append((SHOUTING, ""))
+    return out
+
+
+_PROFILES: dict[object, _Profile] = {}
+
+
+class _Tone(dict[float, str]):
+    def __missing__(self, compound: float) -> str:
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        tone = self[compound] = f"negative tone ({compound:+.2f})"
+        return tone
+
+
+_TONE = _Tone()
 
 
 def _recency(created_at: datetime | None, now: datetime | None) -> float:
@@ -893,21 +1631,49 @@ def classify(
     brand-masked text; `addressed` is whether the post names the brand's own
     account; `followers`, `created_at` and `now` feed reach and recency.
     """
-    fired = signals(text)
-    intent, evidence = _decide(fired, compound, addressed, neg)
-    needs_reply = intent in ("complaint", "question") or (
-        addressed and any(s.kind in ("help", "question") for s, _ in fired)
-    )
+    found, extra, matched = _scan(text)
+    key: object = found << 5 | extra
+    if matched:
+        key = (key, *matched.values())
+    p = _PROFILES.get(key)
+    if p is None:
+        if len(_PROFILES) >= _CACHE_SIZE:
+            _PROFILES.clear()
+        p = _PROFILES[key] = _profile(_fired(found, extra, matched))
+    # _decide_profile, inline (this runs on every mention).
+    failure, mood, failure_or_vague, targeted, asks, sarcasm, praise, help_or_q, reasons = p
     comp = compound if compound is not None else 0.0
+    targeted = addressed or targeted
+    mood = mood - comp * (NEG_TONE if comp < 0 else POS_TONE)
+    if neg is not None:
+        mood += NEG_SHARE * neg
+    if targeted:
+        evidence = failure + mood
+        if failure_or_vague and asks:
+            evidence += ASKS_ABOUT_PROBLEM
+    else:
+        evidence = failure + min(mood, 0.0)
+    if sarcasm or evidence >= COMPLAINT_AT or (targeted and comp <= -0.3 and asks):
+        intent = "complaint"
+        needs_reply = True
+        priority = INTENT_BASE[intent] + min(15.0, 5.0 * max(evidence, 0.0))
+        if compound is not None and compound <= -0.05:
+            reason = reasons["tone"] + _TONE[compound]
+        else:
+            reason = reasons[intent]
+    else:
+        intent = "question" if asks else "praise" if comp >= 0.05 or praise else "other"
+        needs_reply = intent == "question" or (addressed and help_or_q)
+        priority = INTENT_BASE[intent]
+        reason = reasons[intent]
     negativity = max(0.0, -comp, 2.0 * neg if neg is not None else 0.0)
-    priority = INTENT_BASE[intent]
-    if intent == "complaint":
-        priority += min(15.0, 5.0 * max(evidence, 0.0))
     priority += 15.0 * min(negativity, 1.0)
     priority += (12.0 if needs_reply else 3.0) if addressed else 0.0
-    priority += _reach(followers) + _recency(created_at, now)
+    priority += (_reach(followers) if followers else 0.0) + (
+        5.0 if created_at is None or now is None else _recency(created_at, now)
+    )
     priority = max(0.0, min(100.0, priority))
-    return Triage(intent, needs_reply, _reason(intent, fired, compound), round(priority, 1))
+    return Triage(intent, needs_reply, reason, round(priority, 1))
 
 
 def band_for(priority: float) -> str:

@@ -5,13 +5,14 @@ Every example text here is made up for these tests.
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from earful import triage
-from earful.intent import SIGNALS, Triage, band_for, classify, normalise, signals
+from earful import intent, triage
+from earful.intent import SIGNALS, Signal, Triage, band_for, classify, normalise, signals
 from earful.sentiment import Scorer, analyzer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -340,3 +341,136 @@ def test_scorer_reports_negative_share() -> None:
     assert s.neg is not None and 0.0 < s.neg <= 1.0
     assert Scorer().score("great stuff, thank you all").neg == 0.0
     assert Scorer().score("great stuff, thank you all", lang="de").neg is None
+
+
+# --- the fast path finds exactly what the plain method finds ---------------------
+#
+# signals() looks tokens up per whitespace chunk in caches and runs a phrase regex
+# only when a condition read off the regex holds; classify caches what does not
+# depend on VADER's scores. The plain method below is the definition: every regex
+# whose keys occur runs on the normalised text.
+
+
+def plain_signals(text: str) -> list[tuple[Signal, str]]:
+    tokens = intent._tokens(text)
+    low = " " + " ".join(tokens) + " "
+    tokset = set(tokens)
+    stems = {t[: intent._KEY_LEN] for t in tokens}
+    out: list[tuple[Signal, str]] = []
+    for s in SIGNALS:
+        hit = next((t for t in tokens if t in s.words), None)
+        if hit is None and s.prefixes:
+            hit = next((t for t in tokens if t.startswith(s.prefixes)), None)
+        if hit is None and s.keys & stems and not (s.also and s.also.isdisjoint(stems)):
+            m = s.pattern.search(low)
+            hit = m.group(0).strip() if m else None
+        if hit is not None:
+            out.append((s, hit))
+    fired = {s.kind for s, _ in out}
+    if "?" not in tokset and "question" not in fired and tokens:
+        if (
+            tokens[0] in intent._Q_FIRST
+            or tuple(tokens[:2]) in intent._Q_PAIRS
+            or intent._LATER_QUESTION.search(low)
+        ):
+            out.append((intent.QUESTION_FORM, ""))
+    if tokset & intent._YOU:
+        out.append((intent.TO_YOU, ""))
+    out += [(intent.NEGATION, "")] * min(len(tokset & intent._NEGATIONS), 2)
+    if "?!" in text or "!?" in text or "??" in text or intent._SHOUT.search(text):
+        out.append((intent.SHOUTING, ""))
+    return out
+
+
+def plain_classify(text: str, compound: float | None, **kw) -> Triage:
+    fired = plain_signals(text)
+    addressed = kw.get("addressed", False)
+    neg = kw.get("neg")
+    intent_, evidence = intent._decide(fired, compound, addressed, neg)
+    needs_reply = intent_ in ("complaint", "question") or (
+        addressed and any(s.kind in ("help", "question") for s, _ in fired)
+    )
+    comp = compound if compound is not None else 0.0
+    negativity = max(0.0, -comp, 2.0 * neg if neg is not None else 0.0)
+    priority = intent.INTENT_BASE[intent_]
+    if intent_ == "complaint":
+        priority += min(15.0, 5.0 * max(evidence, 0.0))
+    priority += 15.0 * min(negativity, 1.0)
+    priority += (12.0 if needs_reply else 3.0) if addressed else 0.0
+    priority += intent._reach(kw.get("followers")) + intent._recency(
+        kw.get("created_at"), kw.get("now")
+    )
+    priority = max(0.0, min(100.0, priority))
+    reason = intent._reason(intent_, fired, compound)
+    return Triage(intent_, needs_reply, reason, round(priority, 1))
+
+
+def generated_texts(n: int, seed: int) -> list[str]:
+    """Texts made of the signals' own words and phrases, punctuation, numbers,
+    capitals, apostrophes, @handles, emoji and other scripts, in random order."""
+    rng = random.Random(seed)
+    pool = sorted(
+        {w for s in SIGNALS for w in s.words}
+        | {w for s in SIGNALS for w in re.findall(r"[a-z#]+", s.source)}
+        | intent._NEGATIONS
+        | intent._YOU
+    )
+    pool += [
+        "?", "!", "?!", "...", ",", ":)", "<3", "@acme", "#fail", "#failing", "3", "2.5",
+        "10:30", "3rd", "2hrs", "ah", "wi - fi", "don't", "can\u2019t", "isn\u02bct",
+        "WTF", "ACME", "NOT OK", "café", "İstanbul", "ΟΔΟΣ", "日本語", "🙄", "\u200f", "(#12)",
+    ]  # fmt: skip
+    out = ["", " ", "@acme", "@acme @bob", ". hi", "'' what", "\u2019 why is it", "'@acme hi"]
+    for _ in range(n):
+        words = [rng.choice(pool) for _ in range(rng.randint(1, 20))]
+        if rng.random() < 0.3:
+            words = [w.upper() if rng.random() < 0.3 else w.capitalize() for w in words]
+        seps = rng.choices([" ", " ", " ", "", "\t", "\u00a0", ". ", "? ", "\n"], k=len(words))
+        lead = rng.choice(["", "", "", "@acme ", ". ", "' ", ":) "])
+        out.append(lead + "".join(w + s for w, s in zip(words, seps, strict=True)))
+    return out
+
+
+def test_fast_path_matches_the_plain_method() -> None:
+    rng = random.Random(3)
+    texts = generated_texts(4000, seed=11) + [
+        "on hold for two hours " * 3000,  # a long body
+        "Thanks so much, great service as always: waited 3 hours and my parcel is still missing",
+        "@acmeair you lost my bag and nobody answers the phone, terrible",
+    ]
+    for text in texts:
+        want = plain_signals(text)
+        got = signals(text)
+        assert [s for s, _ in got] == [s for s, _ in want], text
+        for (s, a), (_, b) in zip(got, want, strict=True):
+            if a != b:  # several cue words: any one of them (the first is shown)
+                assert s.words or s.prefixes, (text, s.label, a, b)
+        kw = {
+            "addressed": rng.random() < 0.3,
+            "neg": rng.choice([None, 0.0, 0.25]),
+            "followers": rng.choice([None, 0, 5000]),
+            "created_at": NOW - timedelta(minutes=rng.randint(0, 3000)),
+            "now": rng.choice([NOW, None]),
+        }
+        compound = rng.choice([None, 0.0, -0.05, 0.5, -0.7])
+        assert classify(text, compound, **kw) == plain_classify(text, compound, **kw), text
+
+
+def test_fast_path_repeats_itself() -> None:
+    """The caches change nothing: the same text gives the same result the second time."""
+    for text in generated_texts(300, seed=5):
+        assert signals(text) == signals(text)
+        assert classify(text, -0.4, neg=0.2) == classify(text, -0.4, neg=0.2)
+
+
+def test_requirements_of_a_phrase() -> None:
+    conds = intent._requirements(r" still (?:waiting|on hold)\b")
+    assert conds is not None
+    need = {frozenset(frozenset(g) for g in c) for c, _ in conds}
+    x = intent._EXACT
+    assert need == {
+        frozenset({frozenset({x + "still"}), frozenset({x + "waiting"})}),
+        frozenset({frozenset({x + "still"}), frozenset({x + "on"}), frozenset({x + "hold"})}),
+    }
+    assert intent._requirements(r" \?") == [(frozenset({frozenset({"?"})}), True)]
+    assert intent._requirements("(?!)") is None
