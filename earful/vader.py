@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from itertools import compress, count, repeat
 
 from vaderSentiment.vaderSentiment import (
@@ -70,11 +70,6 @@ assert all(
 )
 # These are compared with a token's stripped form: none may start or end with punctuation.
 assert all(w == w.strip(_PUNCT) for w in (*_RULE_WORDS, *_IDIOM_WORDS))
-
-
-def _negated(word: str) -> bool:
-    """VADER's `negated([word])` for one lower-cased word."""
-    return word in _NEGATE or "n't" in word
 
 
 def _strip_punc_if_word(token: str) -> str:
@@ -216,74 +211,66 @@ class FastVader(SentimentIntensityAnalyzer):
         lex = self.lexicon
         last = len(lows) - 1
         toks: list[str] = original if original is not None else []
-
-        def word(j: int) -> str:
-            s = stripped[j]
-            return s if len(s) > 2 else lows[j]
-
-        def caps(j: int, wj: str) -> bool:
-            """Whether token j (word `wj`) is ALL CAPS and VADER's is_cap_diff holds."""
-            if not toks:
-                wu = wj.upper()
-                if wu == wj or wu not in text:
-                    return False
-                toks.extend(text.split())
-            return toks[j].isupper() and _is_cap_diff(toks)
-
-        if w == "kind" and i < last and word(i + 1) == "of":
+        if w == "kind" and i < last and _word(stripped, lows, i + 1) == "of":
             return 0
         valence = lex[w]
-        if w == "no" and i != last and word(i + 1) in lex:
+        if w == "no" and i != last and _word(stripped, lows, i + 1) in lex:
             valence = 0.0
-        w1 = word(i - 1) if i > 0 else ""
-        w2 = word(i - 2) if i > 1 else ""
-        w3 = word(i - 3) if i > 2 else ""
+        w1 = w2 = w3 = ""
+        if i > 0:
+            s = stripped[i - 1]
+            w1 = s if len(s) > 2 else lows[i - 1]
+            if i > 1:
+                s = stripped[i - 2]
+                w2 = s if len(s) > 2 else lows[i - 2]
+                if i > 2:
+                    s = stripped[i - 3]
+                    w3 = s if len(s) > 2 else lows[i - 3]
         if w1 == "no" or w2 == "no" or (w3 == "no" and w1 in _OR_NOR):
             valence = lex[w] * N_SCALAR
-        if caps(i, w):
+        if _caps(text, toks, i, w):
             if valence > 0:
                 valence += C_INCR
             else:
                 valence -= C_INCR
-        for start_i, before in enumerate((w1, w2, w3)):
-            if i <= start_i or before in lex:
-                continue
-            # scalar_inc_dec(words[i - start_i - 1], valence, is_cap_diff)
-            s = 0.0
-            if before in _BOOSTER:
-                s = _BOOSTER[before]
-                if valence < 0:
-                    s *= -1
-                if caps(i - start_i - 1, before):
-                    if valence > 0:
-                        s += C_INCR
-                    else:
-                        s -= C_INCR
-            if start_i == 1 and s != 0:
-                s = s * 0.95
-            if start_i == 2 and s != 0:
-                s = s * 0.9
-            valence = valence + s
-            # _negation_check
-            if start_i == 0:
-                if _negated(w1):
-                    valence = valence * N_SCALAR
-            elif start_i == 1:
-                if w2 == "never" and w1 in _SO_THIS:
-                    valence = valence * 1.25
-                elif w2 == "without" and w1 == "doubt":
-                    pass
-                elif _negated(w2):
-                    valence = valence * N_SCALAR
-            else:
-                if w3 == "never" and w2 in _SO_THIS or w1 in _SO_THIS:
-                    valence = valence * 1.25
-                elif w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
-                    pass
-                elif _negated(w3):
-                    valence = valence * N_SCALAR
-                if idioms:  # else no idiom or booster phrase can match
-                    valence = _special_idioms(valence, w, w1, w2, w3, i, last, word)
+        # VADER's loop over start_i = 0, 1, 2, unrolled: a preceding word in the
+        # lexicon is skipped; else its booster scalar (dampened with distance) is
+        # added, then the negation checks for that distance.
+        if i > 0 and w1 not in lex:
+            sc = 0.0
+            if w1 in _BOOSTER:
+                sc = _scalar(w1, valence, _caps(text, toks, i - 1, w1))
+            valence = valence + sc
+            if w1 in _NEGATE or "n't" in w1:
+                valence = valence * N_SCALAR
+        if i > 1 and w2 not in lex:
+            sc = 0.0
+            if w2 in _BOOSTER:
+                sc = _scalar(w2, valence, _caps(text, toks, i - 2, w2))
+                if sc != 0:
+                    sc = sc * 0.95
+            valence = valence + sc
+            if w2 == "never" and w1 in _SO_THIS:
+                valence = valence * 1.25
+            elif w2 == "without" and w1 == "doubt":
+                pass
+            elif w2 in _NEGATE or "n't" in w2:
+                valence = valence * N_SCALAR
+        if i > 2 and w3 not in lex:
+            sc = 0.0
+            if w3 in _BOOSTER:
+                sc = _scalar(w3, valence, _caps(text, toks, i - 3, w3))
+                if sc != 0:
+                    sc = sc * 0.9
+            valence = valence + sc
+            if w3 == "never" and w2 in _SO_THIS or w1 in _SO_THIS:
+                valence = valence * 1.25
+            elif w3 == "without" and (w2 == "doubt" or w1 == "doubt"):
+                pass
+            elif w3 in _NEGATE or "n't" in w3:
+                valence = valence * N_SCALAR
+            if idioms:  # else no idiom or booster phrase can match
+                valence = _special_idioms(valence, w, w1, w2, w3, i, last, stripped, lows)
         # _least_check
         if i > 1 and w1 not in lex and w1 == "least":
             if w2 != "at" and w2 != "very":
@@ -293,10 +280,43 @@ class FastVader(SentimentIntensityAnalyzer):
         return valence
 
 
+def _word(stripped: list[str], lows: list[str], j: int) -> str:
+    """VADER's lower-cased word j: the stripped token if 3+ characters remain, else the token."""
+    s = stripped[j]
+    return s if len(s) > 2 else lows[j]
+
+
+def _caps(text: str, toks: list[str], j: int, wj: str) -> bool:
+    """Whether token j (lower-cased word `wj`) is ALL CAPS and VADER's is_cap_diff holds.
+
+    `toks`: the original tokens, or empty for ASCII text not split yet (filled
+    here on need: an ALL CAPS ASCII token holds `wj` in upper case).
+    """
+    if not toks:
+        wu = wj.upper()
+        if wu == wj or wu not in text:
+            return False
+        toks.extend(text.split())
+    return toks[j].isupper() and _is_cap_diff(toks)
+
+
 def _is_cap_diff(toks: list[str]) -> bool:
     """VADER's `allcap_differential`: some but not all tokens are ALL CAPS."""
     differential = len(toks) - sum(map(str.isupper, toks))
     return 0 < differential < len(toks)
+
+
+def _scalar(word: str, valence: float, caps: bool) -> float:
+    """VADER's `scalar_inc_dec` for a booster word (lower-cased; `caps`: ALL CAPS emphasis)."""
+    scalar = _BOOSTER[word]
+    if valence < 0:
+        scalar *= -1
+    if caps:
+        if valence > 0:
+            scalar += C_INCR
+        else:
+            scalar -= C_INCR
+    return scalar
 
 
 def _special_idioms(
@@ -307,7 +327,8 @@ def _special_idioms(
     w3: str,
     i: int,
     last: int,
-    word: Callable[[int], str],
+    stripped: list[str],
+    lows: list[str],
 ) -> float:
     """VADER's `_special_idioms_check` (only called with i >= 3)."""
     onezero = f"{w1} {w}"
@@ -320,11 +341,11 @@ def _special_idioms(
             valence = SPECIAL_CASES[seq]
             break
     if last > i:
-        zeroone = f"{w} {word(i + 1)}"
+        zeroone = f"{w} {_word(stripped, lows, i + 1)}"
         if zeroone in SPECIAL_CASES:
             valence = SPECIAL_CASES[zeroone]
     if last > i + 1:
-        zeroonetwo = f"{w} {word(i + 1)} {word(i + 2)}"
+        zeroonetwo = f"{w} {_word(stripped, lows, i + 1)} {_word(stripped, lows, i + 2)}"
         if zeroonetwo in SPECIAL_CASES:
             valence = SPECIAL_CASES[zeroonetwo]
     for n_gram in (threetwoone, threetwo, twoone):
