@@ -20,7 +20,7 @@ from typing import Any
 
 from earful.config import Settings
 from earful.matching import Matcher
-from earful.models import Mention
+from earful.models import Mention, new_mention
 from earful.sentiment import Scorer, Sentiment
 from earful.text import MAX_CHARS, clean_text
 from earful.triage import Triage, classify
@@ -77,7 +77,7 @@ def _enriched(
         strict=True,
     ):
         values[i] = v
-    return Mention(*values)
+    return new_mention(*values)
 
 
 class Pipeline:
