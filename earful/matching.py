@@ -19,11 +19,11 @@ from earful.text import TermSearch, folded
 
 
 def _term_part(term: str, exact: bool) -> tuple[str, list[str], str]:
-    """(lookbehind, words, lookahead) of one term, for `TermSearch`."""
+    """(class that must not precede it, words, lookahead) of one term, for `TermSearch`."""
     words = term.lower().split()
     if not exact and term.startswith("@"):
-        return r"(?<![\w@])", words, r"(?!\w)"
-    return (r"(?<![\w])", words, r"(?![\w])") if exact else (r"(?<![^\W_])", words, r"(?![^\W_])")
+        return r"[\w@]", words, r"(?!\w)"
+    return (r"[\w]", words, r"(?![\w])") if exact else (r"[^\W_]", words, r"(?![^\W_])")
 
 
 @dataclass(frozen=True)

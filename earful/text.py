@@ -49,63 +49,52 @@ def display_safe(text: str | None, limit: int | None = None) -> str:
 
 
 class TermSearch:
-    """Does a text contain one of some terms, each between a lookbehind and a lookahead?
+    """Does a text contain one of some terms, each with guards on what may surround it?
 
-    Built from `(before, words, after)` parts: `before` and `after` are zero-width
-    regex guards (e.g. `(?<![^\\W_])`), `words` are literal words with whitespace
-    between them. `search(text)` is exactly
-    `re.compile("|".join(before + r"\\s+".join(map(re.escape, words)) + after), re.I)
-    .search(text) is not None` (that compiled pattern is `.pattern`), only faster:
-    when every branch opens on a lookbehind and case is ignored, sre runs the whole
-    pattern at every position of the text. For ASCII text and ASCII words, ignoring
-    case is lower-casing both sides, so the lower-cased text is scanned for the bare
-    words (sre skips to the words' first letters) and each place they occur is
-    confirmed with the full pattern there (its lookbehinds see what precedes).
+    Built from `(before, words, after)` parts: `before` is a character class that
+    must not precede the term (e.g. `[^\\W_]`; "" for none), `words` are literal
+    words with whitespace between them and `after` is a zero-width guard (e.g.
+    `(?![^\\W_])`). Guards are character classes, so case does not change them.
+    `search(text)` is exactly
+    `re.compile("|".join("(?<!" + before + ")" + r"\\s+".join(map(re.escape, words))
+    + after), re.I).search(text) is not None` (that compiled pattern is `.pattern`),
+    only faster. With every branch opening on a lookbehind and case ignored, sre
+    runs the whole pattern at every position. For ASCII text and ASCII words,
+    ignoring case is lower-casing both sides; and `(?<!B)c`, "c not preceded by
+    B", is `c(?<!Bc)`, which opens on a literal: so the lower-cased text is
+    searched with branches that open on their first letter, and sre jumps
+    straight to the places where a term could start.
     """
 
-    __slots__ = ("pattern", "_scan", "_confirm")
+    __slots__ = ("pattern", "_scan")
 
     def __init__(self, parts: Iterable[tuple[str, Sequence[str], str]]) -> None:
         full: list[str] = []
-        bare: list[str] = []
-        ascii_words = True
-        guarded = False
+        scan: list[str] | None = []  # None once a term is not plain ASCII words
         for before, words, after in parts:
-            full.append(before + r"\s+".join(re.escape(w) for w in words) + after)
-            bare.append(r"\s+".join(re.escape(w.lower()) for w in words))
-            ascii_words = ascii_words and all(w.isascii() for w in words)
-            guarded = guarded or bool(before or after)
+            body = r"\s+".join(re.escape(w) for w in words)
+            full.append((f"(?<!{before})" if before else "") + body + after)
+            if scan is not None and words and all(w and w.isascii() for w in words):
+                low = r"\s+".join(re.escape(w.lower()) for w in words)
+                first = re.escape(words[0][0].lower())  # low opens with exactly this
+                guard = f"(?<!{before}{first})" if before else ""
+                scan.append(first + guard + low[len(first) :] + after)
+            else:
+                scan = None
         self.pattern = re.compile("|".join(full), re.IGNORECASE)
-        self._scan = re.compile("|".join(bare)) if ascii_words and full else None
-        self._confirm = guarded  # bare words found are the answer when there are no guards
+        self._scan = re.compile("|".join(scan)) if scan else None
 
     def search(self, text: str) -> bool:
         """True when some term occurs in `text`, guards included."""
         if self._scan is None or not text.isascii():
             return self.pattern.search(text) is not None
-        return self._found(text, text.lower())
+        return self._scan.search(text.lower()) is not None
 
     def search_folded(self, text: str, low: str | None) -> bool:
         """`search(text)` given `low = folded(text)`, for callers that search a text twice."""
         if self._scan is None or low is None:
             return self.pattern.search(text) is not None
-        return self._found(text, low)
-
-    def _found(self, text: str, low: str) -> bool:
-        scan = self._scan.search  # type: ignore[union-attr]
-        m = scan(low)
-        if not self._confirm:
-            return m is not None
-        confirm = self.pattern.match
-        end = len(low)
-        while m is not None:
-            start = m.start()
-            if confirm(text, start) is not None:
-                return True
-            if start >= end:  # an empty term matches at the end too; search(end + 1) would loop
-                return False
-            m = scan(low, start + 1)
-        return False
+        return self._scan.search(low) is not None
 
 
 def folded(text: str) -> str | None:

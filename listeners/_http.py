@@ -326,7 +326,7 @@ def _term_search(terms: tuple[str, ...]) -> TermSearch | None:
     for text, _exact in search_terms(terms):
         words = text.lower().lstrip("@#").split()
         if words:
-            parts.append((r"(?<![^\W_])", words, r"(?![^\W_])"))
+            parts.append((r"[^\W_]", words, r"(?![^\W_])"))
     return TermSearch(parts) if parts else None
 
 
