@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from earful.models import Mention, Page
+from earful.models import Mention, Page, new_mention
 from listeners import _http
 from listeners.base import Listener, Query, SourceError, parse_each
 
@@ -82,7 +82,7 @@ def parse_post(
         created = indexed
     reply = record.get("reply") or {}
     langs = record.get("langs") or []
-    return Mention(
+    return new_mention(
         platform=PLATFORM,
         external_id=uri,
         url=web_url(uri, did),

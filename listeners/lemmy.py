@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from earful.models import Mention, Page
+from earful.models import Mention, Page, new_mention
 from listeners._http import get_json, iso, request, search_terms, text_matches
 from listeners.base import Listener, Query, SourceError
 
@@ -61,7 +61,7 @@ def _post(view: dict[str, Any], base: str) -> Mention | None:
         return None
     text = "\n\n".join(p for p in (post.get("name") or "", post.get("body") or "") if p)
     counts = view.get("counts") or {}
-    return Mention(
+    return new_mention(
         platform="lemmy",
         external_id=str(post["ap_id"]),
         native_id=str(post["id"]),
@@ -83,7 +83,7 @@ def _comment(view: dict[str, Any], base: str) -> Mention | None:
     parent = path[-2] if len(path) >= 3 else None  # "0.<parent>.<id>"
     post = view.get("post") or {}
     counts = view.get("counts") or {}
-    return Mention(
+    return new_mention(
         platform="lemmy",
         external_id=str(c["ap_id"]),
         native_id=str(c["id"]),

@@ -41,7 +41,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from selectolax.lexbor import LexborHTMLParser
 
-from earful.models import Mention, Page, as_utc
+from earful.models import Mention, Page, as_utc, new_mention
 from listeners import _http
 from listeners.base import Listener, Query, SourceError, parse_each
 
@@ -115,7 +115,7 @@ def parse_status(status: Mapping[str, Any], instance: str, source: str | None = 
     if inner.get("spoiler_text"):
         text = f"{inner['spoiler_text']}\n\n{text}"
     followers = account.get("followers_count")
-    return Mention(
+    return new_mention(
         platform=PLATFORM,
         external_id=str(inner["uri"]),
         url=str(inner.get("url") or inner["uri"]),

@@ -38,7 +38,7 @@ import feedparser
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from earful.models import Mention, Page
+from earful.models import Mention, Page, new_mention
 from earful.text import unescape
 from listeners import _http
 from listeners.base import Listener, Query, SourceError, parse_each
@@ -104,7 +104,7 @@ def parse_thing(thing: Mapping[str, Any], source: str | None = None) -> Mention 
         engagement = int(d.get("score") or 0)
     else:
         raise ValueError(f"unexpected kind {kind!r}")
-    return Mention(
+    return new_mention(
         platform=PLATFORM,
         external_id=str(d["name"]),
         url="https://www.reddit.com" + str(d["permalink"]).split("?")[0],
@@ -148,7 +148,7 @@ def _rss_entry(e: Any, source: str | None) -> Mention | None:
     if is_gone(body) or is_gone(title):
         return None
     stamp = e.get("published_parsed") or e["updated_parsed"]
-    return Mention(
+    return new_mention(
         platform=PLATFORM,
         external_id=fullname,
         url=str(e["link"]),

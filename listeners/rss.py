@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import feedparser
 from pydantic import BaseModel, ConfigDict, Field
 
-from earful.models import Mention, Page
+from earful.models import Mention, Page, new_mention
 from listeners._http import html_to_text, request, text_matches
 from listeners.base import Listener, Query, SourceError
 
@@ -91,7 +91,7 @@ def _mention(entry: Mapping[str, Any], feed_title: str, fetched: datetime) -> Me
     host = urlsplit(link).netloc.removeprefix("www.")
     author = str(entry.get("author") or source.get("title") or host or feed_title)
     raw = {k: _get(entry, k) for k in ("id", "title", "link", "published", "updated", "summary")}
-    return Mention(
+    return new_mention(
         platform="rss",
         external_id=key,
         native_id=None,

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from earful.models import Mention, Page
+from earful.models import Mention, Page, new_mention
 from listeners import _http
 from listeners.base import Listener, Query, SourceError, parse_each
 
@@ -78,7 +78,7 @@ def parse_tweet(
     metrics = tweet.get("public_metrics") or {}
     followers = (user.get("public_metrics") or {}).get("followers_count")
     lang = tweet.get("lang")
-    return Mention(
+    return new_mention(
         platform=PLATFORM,
         external_id=str(history[0]),
         url=f"https://x.com/{username}/status/{tid}",
