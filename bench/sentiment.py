@@ -5,8 +5,13 @@ Run: .venv/bin/python bench/sentiment.py   (progress on stderr, one table on std
 Columns: `vader` is the stock analyzer on the raw text; `earful-lex` is
 Earful's Scorer without its customer-service valences (masking, hashtag
 splitting and language detection only); `earful` is the Scorer as shipped.
-Both Earful columns run `FastVader`, VADER with three wasteful steps redone
-(same scores: the last row counts texts where they differ).
+Both Earful columns run `FastVader` (earful/vader.py: VADER's rules run only
+at lexicon words, same scores: the last row counts texts where they differ).
+Speed rows, measured in the same run: whole scorers (masking, language,
+VADER) and the polarity step alone (`polarity_scores` of plain VADER, of
+FastVader with VADER's lexicon and with the tuned one), each relative to plain
+VADER, on the evaluation texts and on bench/ingest.py's generated posts (in
+microseconds per post: the Scorer's budget is set on those).
 Text Earful detects as not English is `unscored`: it counts as a wrong
 answer in accuracies, a miss in recalls and 0 in correlations.
 
@@ -30,11 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _data import airline_tweets, complaints, sentiment140, vader_tweets  # noqa: E402
 
-from earful.sentiment import Scorer, analyzer, fast_analyzer, label_for  # noqa: E402
+from earful.sentiment import (  # noqa: E402
+    Scorer,
+    analyzer,
+    fast_analyzer,
+    label_for,
+    tuned_analyzer,
+)
 
 AIRLINES = ["United", "US Airways", "American", "Southwest", "Delta", "Virgin America", "JetBlue"]
 CLASSES = ("negative", "neutral", "positive")
 SPEED_RUNS = 5
+INGEST_POSTS = 20_000  # bench/ingest.py's generated posts, for the Scorer's per-post budget
 
 Pred = tuple[float | None, str]  # (compound, label)
 
@@ -187,19 +199,51 @@ def main() -> None:
     speed_scorer.score_many(all_texts[:200])  # build the detector and warm caches
     plain_speed_scorer = Scorer(AIRLINES, service_lexicon=False)
     a = analyzer()
+    fast_vader, tuned_vader = fast_analyzer(), tuned_analyzer()
     speeds = texts_per_second(
         {
             "vader": lambda ts: [a.polarity_scores(t) for t in ts],
             "earful-lex": plain_speed_scorer.score_many,
             "earful": speed_scorer.score_many,
+            "fast polarity": lambda ts: [fast_vader.polarity_scores(t) for t in ts],
+            "tuned polarity": lambda ts: [tuned_vader.polarity_scores(t) for t in ts],
         },
         all_texts,
     )
-    for name, tps in speeds.items():
-        results[name]["tps"] = tps
+    for name in systems:
+        results[name]["tps"] = speeds[name]
+    results["vader"]["polarity_tps"] = speeds["vader"]
+    results["earful-lex"]["polarity_tps"] = speeds["fast polarity"]
+    results["earful"]["polarity_tps"] = speeds["tuned polarity"]
+
+    # The ingest benchmark's generated posts, with the terms its pipeline masks.
+    from ingest import ENTITIES, make_posts
+
+    posts = [p["comment_text"] for p in make_posts(INGEST_POSTS, now=1_700_000_000)]
+    terms = [t for ts in ENTITIES.values() for t in ts]
+    progress(f"throughput on {len(posts)} ingest-bench posts, best of {SPEED_RUNS} rounds ...")
+    ingest_plain, ingest_tuned = Scorer(terms, service_lexicon=False), Scorer(terms)
+    ingest = texts_per_second(
+        {
+            "vader": lambda ts: [a.polarity_scores(t) for t in ts],
+            "earful-lex": ingest_plain.score_many,
+            "earful": ingest_tuned.score_many,
+            "fast polarity": lambda ts: [fast_vader.polarity_scores(t) for t in ts],
+            "tuned polarity": lambda ts: [tuned_vader.polarity_scores(t) for t in ts],
+        },
+        posts,
+    )
+    for name in systems:
+        results[name]["ingest_us"] = 1e6 / ingest[name]
+    results["vader"]["ingest_polarity_us"] = 1e6 / ingest["vader"]
+    results["earful-lex"]["ingest_polarity_us"] = 1e6 / ingest["fast polarity"]
+    results["earful"]["ingest_polarity_us"] = 1e6 / ingest["tuned polarity"]
 
     def metric(label: str, key: str, fmt: str = "{:.3f}") -> None:
         add(label, {name: results[name][key] for name in systems}, fmt)
+
+    def relative(label: str, key: str) -> None:
+        add(label, {name: results[name][key] / results["vader"][key] for name in systems}, "{:.2f}")
 
     metric(f"airline ({len(airline)}): 3-class accuracy", "air_acc")
     metric("airline: macro-F1", "air_f1")
@@ -217,21 +261,24 @@ def main() -> None:
     metric("complaints: F1", "c_f1")
     metric("complaints: unscored", "c_unscored", "{:d}")
     metric(f"throughput, texts per CPU second ({len(all_texts)} texts)", "tps", "{:,.0f}")
-    ratio = results["earful"]["tps"] / results["vader"]["tps"]
-    rows.append(
-        (
-            "throughput relative to vader",
-            {
-                "vader": "1.00",
-                "earful-lex": f"{results['earful-lex']['tps'] / results['vader']['tps']:.2f}",
-                "earful": f"{ratio:.2f}",
-            },
-        )
+    relative("throughput relative to vader", "tps")
+    metric("polarity_scores alone, texts per CPU second", "polarity_tps", "{:,.0f}")
+    relative("polarity_scores alone relative to vader", "polarity_tps")
+    add(
+        "polarity_scores alone, microseconds per text",
+        {name: 1e6 / results[name]["polarity_tps"] for name in systems},
+        "{:.1f}",
+    )
+    metric(f"ingest-bench posts ({INGEST_POSTS:,}): us per post, scorer", "ingest_us", "{:.1f}")
+    metric("ingest-bench posts: us per post, polarity_scores alone", "ingest_polarity_us", "{:.1f}")
+    add(
+        "ingest-bench posts: scorer relative to vader",
+        {name: results["vader"]["ingest_us"] / results[name]["ingest_us"] for name in systems},
+        "{:.2f}",
     )
 
     progress("checking FastVader against VADER on every text ...")
-    fast = fast_analyzer()
-    mismatches = sum(fast.polarity_scores(t) != a.polarity_scores(t) for t in all_texts)
+    mismatches = sum(fast_vader.polarity_scores(t) != a.polarity_scores(t) for t in all_texts)
     rows.append(
         (
             "FastVader scores != VADER's (all texts)",

@@ -4,7 +4,8 @@
 short or too ambiguous to tell (callers treat None as "score it anyway").
 
 Most mentions are plain English, and lingua costs about twice as much as
-VADER itself, so a fast path answers first, with str methods and set lookups:
+VADER itself, so a fast path answers first, with str methods and set lookups
+(ASCII text as bytes: one `translate` for the punctuation, then `split`):
 
 - fewer than 3 words or 12 characters: undetermined (None), unless written in
   another script (a short Japanese reply goes to lingua);

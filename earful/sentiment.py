@@ -194,14 +194,15 @@ def _literal_spans(low: str, literals: Sequence[str]) -> list[tuple[int, int]]:
     Left to right, non-overlapping; where several start at the same place the
     first in `literals` wins, as in a regex alternation.
     """
-    present = [lit for lit in literals if lit in low]
     spans: list[tuple[int, int]] = []
-    if len(present) == 1:
+    present = list(filter(low.__contains__, literals)) if len(literals) > 1 else literals
+    if len(present) == 1:  # the usual case: one term, found left to right
         lit = present[0]
+        n = len(lit)
         j = low.find(lit)
         while j != -1:
-            spans.append((j, j + len(lit)))
-            j = low.find(lit, j + len(lit))
+            spans.append((j, j + n))
+            j = low.find(lit, j + n)
         return spans
     pos = 0
     while present:

@@ -6,9 +6,11 @@ common work with C-level str and set operations (one `split` and one `lower`
 of the whole text, `strip` of VADER's punctuation via `map`, set lookups to
 find the lexicon words) and runs VADER's per-word rules only at those
 positions, reading the three words before and two after, exactly as VADER
-reads them. Zero-valence tokens count in bulk: each adds nothing to the sums
-and one to the neutral count. A text with no lexicon word gets VADER's
-neutral dict at once.
+reads them. A lexicon word with no rule word (negation, booster, "no",
+"least", "so"/"this", "n't") among the three before it and no idiom word in
+the text just gets its valence (plus ALL CAPS emphasis). Zero-valence tokens
+count in bulk: each adds nothing to the sums and one to the neutral count. A
+text with no lexicon word gets VADER's neutral dict at once.
 
 Kept exactly, in VADER's order of float operations: the booster scalars of
 the three previous words (dampened by distance, caps emphasis), "no" as a
@@ -19,11 +21,15 @@ so/this", "without doubt", the idioms and "kind of"/"sort of" bigrams,
 zero never equals a non-zero value), "!"/"?" emphasis, `_sift_sentiment_scores`,
 normalisation and rounding.
 
-ASCII text is lower-cased once (safe: only A-Z change); other text first has
-its emoji described (VADER's spacing rules, one regex) and then takes VADER's
-own tokenisation and per-token `lower()` (some letters change length when
-lower-cased). tests/test_vader.py compares against plain VADER on thousands
-of generated texts.
+Non-ASCII text first has its emoji described (VADER's spacing rules, with
+`str.translate`). The text is then lower-cased once: letter for letter, that
+keeps every token in place and every punctuation mark and space as it was;
+where a letter lower-cases to two characters ("İ") VADER's own per-token
+steps are used.
+Per-text results are cached by what decides them (token count, "!" and "?"
+counts, the non-zero sentiments): rounding alone costs more than the lookup.
+tests/test_vader.py compares against plain VADER on thousands of generated
+texts.
 """
 
 from __future__ import annotations
@@ -90,6 +96,12 @@ class FastVader(SentimentIntensityAnalyzer):
         super().__init__()
         singles = sorted(k for k in self.emojis if len(k) == 1)
         self._emoji = re.compile("[" + "".join(re.escape(k) for k in singles) + "]")
+        self._emoji_chars = frozenset(singles)
+        self._emoji_table = {ord(k): "\x00" + self.emojis[k] for k in singles}
+        assert not any(
+            d.startswith(" ") or d.endswith(" ") or "\x00" in d or not d
+            for d in map(self.emojis.__getitem__, singles)
+        )
         self.update_lexicon(extra or {})
 
     def update_lexicon(self, valences: Mapping[str, float]) -> None:
@@ -101,21 +113,30 @@ class FastVader(SentimentIntensityAnalyzer):
         self._short_hits = frozenset(w for w in self._hits if len(w.strip(_PUNCT)) <= 2)
 
     def describe_emoji(self, text: str) -> str:
-        """VADER's emoji-to-description rewrite, one regex instead of a Python loop.
+        """VADER's emoji-to-description rewrite, with str methods instead of a Python loop.
 
         VADER's emoji keys that can match are single non-ASCII characters; it
         adds a space before a description unless the previous character was a
-        space (or there was none), and an emoji counts as not a space.
+        space (or there was none), and an emoji counts as not a space. Each
+        emoji becomes NUL + description, then the NULs become those spaces (no
+        description starts or ends with a space or holds a NUL).
         """
-        emojis = self.emojis
+        if self._emoji_chars.isdisjoint(text):
+            return text
+        if "\x00" in text:  # NUL is taken: one regex (slow: its class has 1,200 characters)
+            emojis = self.emojis
 
-        def one(m: re.Match[str]) -> str:
-            i = m.start()
-            if i == 0 or text[i - 1] == " ":
-                return str(emojis[m.group()])
-            return " " + emojis[m.group()]
+            def one(m: re.Match[str]) -> str:
+                i = m.start()
+                if i == 0 or text[i - 1] == " ":
+                    return str(emojis[m.group()])
+                return " " + emojis[m.group()]
 
-        return self._emoji.sub(one, text)
+            return self._emoji.sub(one, text)
+        out = text.translate(self._emoji_table).replace(" \x00", " ")
+        if out[0] == "\x00":
+            out = out[1:]
+        return out.replace("\x00", " ")
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         """VADER's {"neg", "neu", "pos", "compound"} for `text`, a new dict."""
@@ -125,9 +146,24 @@ class FastVader(SentimentIntensityAnalyzer):
         """`polarity_scores` without the copy: a dict shared between calls, never to be changed."""
         hits = self._hits
         toks: list[str] | None = None  # the original tokens, split on first need (ALL CAPS)
-        if text.isascii():
-            low = text.lower()
-            # Lower-casing ASCII changes only A-Z: same tokens, same lengths.
+        if not text.isascii():
+            text = self.describe_emoji(text)
+            toks = text.split()
+        low = text.lower()
+        if toks is not None and len(low) != len(text):
+            # Some letter lower-cases to two characters ("İ"): VADER's own steps, per token.
+            if not toks:
+                return _EMPTY
+            lows = stripped = [_strip_punc_if_word(t).lower() for t in toks]
+            if hits.isdisjoint(lows):
+                return _NEUTRAL
+            where = list(compress(count(), map(hits.__contains__, lows)))
+            nt = "n't" in " ".join(lows)
+        else:
+            # Lower-casing letter for letter keeps the tokens where they were,
+            # turns no punctuation or space into anything else (checked over
+            # all of Unicode in tests/test_vader.py) and lower-cases a final
+            # sigma alike in a token and in the text: same words as VADER's.
             lows = low.split()
             if not lows:
                 return _EMPTY
@@ -146,16 +182,6 @@ class FastVader(SentimentIntensityAnalyzer):
                     more = compress(count(), map(short.__contains__, lows))
                     where = sorted(set(where).union(more))
             nt = "n't" in low
-        else:
-            text = self.describe_emoji(text)
-            toks = text.split()
-            if not toks:
-                return _EMPTY
-            lows = stripped = [_strip_punc_if_word(t).lower() for t in toks]
-            if hits.isdisjoint(lows):
-                return _NEUTRAL
-            where = list(compress(count(), map(hits.__contains__, lows)))
-            nt = "n't" in " ".join(lows)
 
         lex = self.lexicon
         rule_words = _RULE_WORDS

@@ -34,7 +34,8 @@ RULE_TOKENS = [
     *"the bomb shit bad ass bus stop yeah right kiss death to die for beating heart".split(),
     *"just enough or nor don't isn't can't aint n't DON'T not NOT I A OK ok".split(),
     *":) :( :-) D: XD :D <3 </3 ! !! !!!!! ? ?? ???? ... - ' # ( ) \"".split(),
-    *"İ ẞ straße ÉCOLE école café naïve 😀 👍 ❤ ☺️ \u202e Ǆ ǅ K ﬁ".split(),
+    *"İ ẞ straße ÉCOLE école café naïve 😀 👍 ❤ ☺️ \u202e Ǆ ǅ K ﬁ İyi NÉ ÑO café! GOOD💔".split(),
+    *"ΟΔΟΣ ΟΔΟΣ. ΑΣ: Σ σς ΣΑΣ! 'Σ' ΑΒΣ' ΣΑ.Σ Σ. .Σ 𝐀𝐁 Ⅻ ǈ".split(),  # final sigma, odd cases
 ]
 PHRASES = [
     "very least",
@@ -172,6 +173,9 @@ ADVERSARIAL = [
     "great!!!!!!!! sad??? ok???",
     "love it 😍👍😡",
     "😀abc a😀😀 b  😀 x I ❤ it ☺️ ok \u00a0😡\u00a0",
+    "😀",
+    " 😀 😀😀 ",
+    "a\x00😀 b \x00 😀",  # NUL in the text: the other way of describing emoji
     "İstanbul is GREAT, straße ẞ ÉCOLE école",
     "C'est très bien, merci beaucoup",
     "Der Service ist schlecht",
@@ -229,3 +233,22 @@ def test_result_is_a_fresh_dict():
     b = fast.polarity_scores("nothing here")
     b["neu"] = 5.0
     assert fast.polarity_scores("nothing here")["neu"] == 1.0
+
+
+def test_lower_case_keeps_spaces_and_punctuation_apart():
+    """What FastVader's whole-text `lower()` relies on, for every character whose
+    lower case is one character: spaces stay spaces, VADER's punctuation stays
+    punctuation, and nothing else becomes either."""
+    punctuation = set(string.punctuation)
+    for cp in range(0x110000):
+        c = chr(cp)
+        low = c.lower()
+        assert low, cp
+        if len(low) == 1:
+            assert c.isspace() == low.isspace(), cp
+            assert (c in punctuation) == (low in punctuation), cp
+
+
+def test_final_sigma_and_long_lower_cases():
+    for text in ["ΟΔΟΣ GOOD. ΑΒΣ' great", "İyi GOOD but bad", "good İ İ İ", "ΣΑ.Σ NOT good"]:
+        assert same(fast_analyzer().polarity_scores(text), analyzer().polarity_scores(text))
