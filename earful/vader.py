@@ -47,7 +47,6 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    normalize,
 )
 
 _PUNCT = string.punctuation
@@ -401,7 +400,7 @@ def _but_check(values: list[float], positions: list[int], bi: int) -> None:
 # `_score_valence` results by (token count, "!" count, "?" count, *sentiments):
 # a pure function of these, and rounding alone costs more than a lookup.
 _SCORES: dict[tuple[float, ...], dict[str, float]] = {}
-_MAX_SCORES = 100_000
+_MAX_SCORES = 16_384  # ~0.5 KB each
 
 
 def _score_valence(values: list[float], n: int, text: str) -> dict[str, float]:
@@ -424,32 +423,38 @@ def _score_valence(values: list[float], n: int, text: str) -> dict[str, float]:
 
 
 def _compute_scores(values: list[float], n: int, ep_count: int, qm_count: int) -> dict[str, float]:
+    """VADER's `score_valence` arithmetic, step for step (`normalize` inlined)."""
     sum_s = float(sum(values))
     qm_amplifier = 0.0
     if qm_count > 1:
         qm_amplifier = qm_count * 0.18 if qm_count <= 3 else 0.96
-    punct_emph_amplifier = min(ep_count, 4) * 0.292 + qm_amplifier
+    punct_emph_amplifier = (ep_count if ep_count < 4 else 4) * 0.292 + qm_amplifier
     if sum_s > 0:
         sum_s += punct_emph_amplifier
     elif sum_s < 0:
         sum_s -= punct_emph_amplifier
-    compound = normalize(sum_s)
+    compound = sum_s / math.sqrt((sum_s * sum_s) + 15)
+    if compound < -1.0:
+        compound = -1.0
+    elif compound > 1.0:
+        compound = 1.0
     pos_sum = 0.0
     neg_sum = 0.0
     for s in values:
         if s > 0:
             pos_sum += float(s) + 1
-        if s < 0:
+        elif s < 0:
             neg_sum += float(s) - 1
     neu_count = n - len(values)
-    if pos_sum > math.fabs(neg_sum):
+    fabs = math.fabs
+    if pos_sum > fabs(neg_sum):
         pos_sum += punct_emph_amplifier
-    elif pos_sum < math.fabs(neg_sum):
+    elif pos_sum < fabs(neg_sum):
         neg_sum -= punct_emph_amplifier
-    total = pos_sum + math.fabs(neg_sum) + neu_count
+    total = pos_sum + fabs(neg_sum) + neu_count
     return {
-        "neg": round(math.fabs(neg_sum / total), 3),
-        "neu": round(math.fabs(neu_count / total), 3),
-        "pos": round(math.fabs(pos_sum / total), 3),
+        "neg": round(fabs(neg_sum / total), 3),
+        "neu": round(fabs(neu_count / total), 3),
+        "pos": round(fabs(pos_sum / total), 3),
         "compound": round(compound, 4),
     }

@@ -13,7 +13,7 @@ from vaderSentiment.vaderSentiment import (
 )
 
 from earful.sentiment import SERVICE_VALENCE, analyzer, fast_analyzer, tuned_analyzer
-from earful.vader import FastVader, _but_check
+from earful.vader import FastVader, _but_check, _score_valence
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +252,19 @@ def test_lower_case_keeps_spaces_and_punctuation_apart():
 def test_final_sigma_and_long_lower_cases():
     for text in ["ΟΔΟΣ GOOD. ΑΒΣ' great", "İyi GOOD but bad", "good İ İ İ", "ΣΑ.Σ NOT good"]:
         assert same(fast_analyzer().polarity_scores(text), analyzer().polarity_scores(text))
+
+
+def test_scores_from_non_zero_sentiments_match_vader():
+    """Zeros dropped before summing and counted as neutral: VADER's floats, to the bit."""
+    rng = random.Random(11)
+    pool = [0.5, 1.9, -2.1, 3, -0.74, 2.85, -4.0, 1.0, 0.1, -0.1, 3.7, -3.4, 4.0, 1e-4, -1.44]
+    sia = analyzer()
+    for _ in range(20_000):
+        n = rng.randint(1, 40)
+        values = [rng.choice(pool) * rng.choice([1, 0.5, 1.5, 1.25, -0.74]) for _ in range(8)]
+        sentiments = values[: rng.randint(0, min(n, 8))] + [0] * n
+        sentiments = sentiments[:n]
+        rng.shuffle(sentiments)
+        text = "!" * rng.randint(0, 6) + "?" * rng.randint(0, 5)
+        non_zero = [v for v in sentiments if v != 0]
+        assert same(_score_valence(non_zero, n, text), sia.score_valence(sentiments, text))
