@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from earful import lang
 from earful.lang import detect_lang, normalize_lang
 from earful.sentiment import (
+    _HASHTAG,
     CHUNK_CHARS,
     FastVader,
     Scorer,
     Sentiment,
+    _literal_spans,
+    _split_hashtag_match,
     analyzer,
     label_for,
     split_hashtag,
@@ -352,3 +358,51 @@ EQUIVALENCE_TEXTS = [
 @pytest.mark.parametrize("text", EQUIVALENCE_TEXTS)
 def test_fast_vader_equals_vader(text):
     assert FastVader().polarity_scores(text) == analyzer().polarity_scores(text)
+
+
+# -- prepare's fast paths keep the regex results --------------------------------------
+def test_literal_spans_equal_the_regex_alternation():
+    rng = random.Random(5)
+    alphabet = ["a", "b", "ab", "ba", "aba", "acme", "cme", " ", "x"]
+    for _ in range(5_000):
+        literals = sorted(
+            set(
+                rng.sample(["a", "ab", "ba", "aba", "bab", "acme", "me", "cme"], rng.randint(1, 4))
+            ),
+            key=lambda w: (-len(w), w),
+        )
+        low = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        pattern = re.compile("|".join(re.escape(w) for w in literals))
+        assert _literal_spans(low, literals) == [m.span() for m in pattern.finditer(low)]
+
+
+def test_hashtags_after_word_characters_are_left_alone():
+    def reference(text: str) -> str:  # the rule as a callback on a pattern without look-behind
+        def one(m):
+            start = m.start()
+            if start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_&#"):
+                return m.group(0)
+            return " " + split_hashtag(m.group(1)) + " "
+
+        return re.sub(r"#([^\W_]\w*)", one, text)
+
+    rng = random.Random(3)
+    parts = [
+        "#",
+        "#tag",
+        "#NeverAgain",
+        "#123",
+        "C",
+        "&",
+        "_",
+        "a",
+        "é",
+        "٣",
+        " ",
+        "(",
+        "##x",
+        "#_x",
+    ]
+    for _ in range(5_000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 8)))
+        assert _HASHTAG.sub(_split_hashtag_match, text) == reference(text), text
