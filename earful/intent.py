@@ -763,10 +763,12 @@ def normalise(text: str) -> str:
 #    "some token is (or starts with) one of these words" that every match of the
 #    regex satisfies, evaluated with the same bits. A regex runs only when one
 #    holds; when an alternative is a single token the condition is exact and no
-#    regex runs at all.
+#    regex runs at all. What is left to do for a given integer of bits is cached
+#    too (`_plan`).
 # 3. classify depends on the text only through what fired; everything that does
 #    not depend on VADER's scores (weights per kind, reason labels) is cached per
 #    set of fired signals (`_profile`).
+# The caches start afresh when they reach _CACHE_SIZE entries.
 
 # A requirement is a set of atoms: "\x02word" means a token equals word; any other
 # string means a token starts with it; "\x01" means a token starts with a digit.
@@ -785,25 +787,35 @@ _Pending = frozenset[str] | None  # None: the current token's beginning is unkno
 _States = set[tuple[_Groups, _Pending]]
 
 
-def _parse(p: str) -> list[list[_Node]]:
-    """The top-level alternatives of regex p as node lists (the syntax the signals use).
+def _parse(p: str) -> tuple[list[list[_Node]], list[list[str]]]:
+    """The top-level alternatives of regex p as node lists (the syntax the signals use),
+    and each node's source text.
 
     Nodes: ("lit", char), ("cls", kind, chars) with kind space | mixed | chars |
-    digit | word, ("alt", branches), ("rep", node, min, max) with max -1 for no
-    limit, ("zero", "b" or "") for zero-width assertions.
+    digit | word, ("alt", branches, their sources), ("rep", node, min, max) with
+    max -1 for no limit, ("zero", "b" or "") for zero-width assertions.
     """
     pos = 0
 
-    def alternatives() -> list[list[_Node]]:
+    def alternatives() -> tuple[list[list[_Node]], list[str], list[list[str]]]:
         nonlocal pos
         branches: list[list[_Node]] = [[]]
+        sources: list[list[str]] = [[]]
+        start = pos
+        spans: list[str] = []
         while pos < len(p) and p[pos] != ")":
             if p[pos] == "|":
+                spans.append(p[start:pos])
                 branches.append([])
+                sources.append([])
                 pos += 1
+                start = pos
             else:
+                begin = pos
                 branches[-1].append(quantified(atom()))
-        return branches
+                sources[-1].append(p[begin:pos])
+        spans.append(p[start:pos])
+        return branches, spans, sources
 
     def close_group() -> None:
         nonlocal pos
@@ -875,9 +887,9 @@ def _parse(p: str) -> list[list[_Node]]:
                 raise ValueError(f"unsupported group in {p!r}")
             else:
                 pos += 1
-            inner = alternatives()
+            inner, spans, _ = alternatives()
             close_group()
-            return ("alt", inner)
+            return ("alt", inner, spans)
         if c == "[":
             return char_class()
         if c == "\\":
@@ -908,10 +920,10 @@ def _parse(p: str) -> list[list[_Node]]:
             pos += 1  # lazy or possessive: the same texts match
         return ("rep", node, lo, hi)
 
-    out = alternatives()
+    out, _, sources = alternatives()
     if pos != len(p):
         raise ValueError(f"unbalanced ) in {p!r}")
-    return out
+    return out, sources
 
 
 def _complete(q: str) -> bool:
@@ -1070,53 +1082,80 @@ def _one_token(nodes: list[_Node]) -> bool:
     return True
 
 
-def _requirements(pattern: str) -> list[tuple[_Groups, bool]] | None:
-    """What every match of the spaced pattern needs, as (AND of OR-groups, exact) pairs
-    of which at least one holds; exact: that one is also enough for a match.
-    None for a pattern that never matches."""
+def _alternatives(pattern: str) -> list[tuple[list[_Node], str]]:
+    """The top-level alternatives of the spaced pattern, each with its source; a group
+    right after the leading space is split over its branches (" (?:a|b)c" gives
+    " (?:a)c" and " (?:b)c": the same matches, tried in the same order)."""
+    out: list[tuple[list[_Node], str]] = []
+    for nodes, sources in zip(*_parse(pattern), strict=True):
+        group = nodes[1] if len(nodes) > 1 and nodes[0] == ("lit", " ") else None
+        if group and group[0] == "alt" and sources[1].startswith("(?:"):
+            rest = "".join(sources[2:])
+            for branch, source in zip(group[1], group[2], strict=True):
+                out.append(([nodes[0], *branch, *nodes[2:]], f" (?:{source}){rest}"))
+        else:
+            out.append((nodes, "".join(sources)))
+    return out
+
+
+_Condition = tuple[_Groups, bool, frozenset[int]]
+
+
+def _requirements(pattern: str) -> tuple[list[_Condition], list[str]] | None:
+    """What every match of the spaced pattern needs, and the alternatives it was split
+    into (see `_alternatives`). Each condition: (AND of OR-groups, exact, which
+    alternatives need it); a match of one of those needs it to hold. Exact: it is
+    also enough for a match. None for a pattern that never matches."""
     if pattern == "(?!)":
         return None
-    needed: set[_Groups] = set()
+    needed: dict[_Groups, frozenset[int]] = {}
     exact: set[_Groups] = set()
-    for alt in _parse(pattern):
+    alternatives = _alternatives(pattern)
+    for n, (alt, _) in enumerate(alternatives):
         found = {_flush(g, q) for g, q in _walk_all({(frozenset(), None)}, alt)}
-        ends = alt[-1:] == [("zero", "b")]
+        ends = alt[-1][:2] == ("zero", "b")
         body = alt[1:-1] if ends else alt[1:]
-        if alt[:1] == [("lit", " ")] and body and _one_token(body) and len(found) == 1:
+        if alt[0][:2] == ("lit", " ") and body and _one_token(body) and len(found) == 1:
             # one token right after a space: the condition is exact, unless \b had to
             # end a run that is not all letters.
             (groups,) = found
             if len(groups) == 1 and (not ends or all(a[0] == _EXACT for g in groups for a in g)):
                 exact.add(groups)
                 continue
-        needed |= found
-    return [(g, False) for g in _simplified(needed)] + [(g, True) for g in _sorted(exact)]
+        for groups in found:
+            needed[groups] = needed.get(groups, frozenset()) | {n}
+    conditions = [(g, False, alts) for g, alts in _simplified(needed)]
+    conditions += [(g, True, frozenset()) for g in _sorted(exact)]
+    return conditions, [source for _, source in alternatives]
 
 
 def _sorted(conditions: Iterable[_Groups]) -> list[_Groups]:
     return sorted(conditions, key=lambda c: sorted(map(sorted, c)))
 
 
-def _simplified(conditions: set[_Groups]) -> list[_Groups]:
+def _simplified(conditions: dict[_Groups, frozenset[int]]) -> list[tuple[_Groups, frozenset[int]]]:
     """The same OR of conditions with fewer terms: a weaker term absorbs a stronger one,
-    and two that differ in one group become one with the groups joined."""
-    conditions = set(conditions)
+    and two that differ in one group become one with the groups joined (the
+    alternatives that need them are joined too)."""
+    conditions = dict(conditions)
     changed = True
     while changed:
         changed = False
         for c in sorted(conditions, key=len):
-            if any(d != c and d <= c for d in conditions):
-                conditions.discard(c)
+            weaker = next((d for d in conditions if d != c and d <= c), None)
+            if weaker is not None:
+                conditions[weaker] |= conditions.pop(c)
         terms = sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c))))
         for i, a in enumerate(terms):
             b = next((b for b in terms[i + 1 :] if len(b) == len(a) and len(a - b) == 1), None)
             if b is not None:
                 (only_a,), (only_b,) = a - b, b - a
-                conditions -= {a, b}
-                conditions.add((a & b) | {_minimal(only_a | only_b)})
+                alts = conditions.pop(a) | conditions.pop(b)
+                joined = (a & b) | {_minimal(only_a | only_b)}
+                conditions[joined] = conditions.get(joined, frozenset()) | alts
                 changed = True
                 break
-    return _sorted(conditions)
+    return [(c, conditions[c]) for c in _sorted(conditions)]
 
 
 # --- The bits ---------------------------------------------------------------------
@@ -1128,12 +1167,13 @@ def _simplified(conditions: set[_Groups]) -> list[_Groups]:
 # signal's guard bit exactly when one of its conditions holds. Everything else
 # that is per signal (found by a word, by a prefix, key seen, `also` key seen)
 # sits at the guard positions of further regions, so one AND combines them.
-_SEGMENTS: list[tuple[int, list[tuple[_Groups, bool]] | None]] = []  # (offset, conditions)
+_SEGMENTS: list[tuple[int, list[_Condition] | None]] = []  # (offset, conditions)
 _offset = 0
 for _s in SIGNALS:
-    _conds = _requirements(_s.pattern.pattern)
-    if _conds and any(not g for g, _ in _conds):
-        _conds = []  # some alternative needs nothing: always run the regex
+    _req = _requirements(_s.pattern.pattern)
+    _conds = _req[0] if _req else None
+    if _conds and any(not g for g, _, _ in _conds):
+        _conds = []  # some alternative needs nothing: always run the whole regex
     _SEGMENTS.append((_offset, _conds))
     _offset += len(_conds or ()) + 1
 _R = _offset  # width of a region
@@ -1161,7 +1201,7 @@ for _i, (_off, _conds) in enumerate(_SEGMENTS):
     if not SIGNALS[_i].also:
         _NO_ALSO |= 1 << _GUARD[_i]
     _ONES |= ((1 << len(_conds or ())) - 1) << _off
-    for _j, (_groups, _exact) in enumerate(_conds or ()):
+    for _j, (_groups, _exact, _) in enumerate(_conds or ()):
         _bit = _off + _j
         _EXACT_CONDS |= _exact << _bit
         # Up to three groups per condition, most selective first (long words are rarer).
@@ -1173,9 +1213,6 @@ _DIGIT_BITS = _ATOM_BITS.pop(_DIGIT, 0)
 _RUNNABLE = _GUARDS & ~_NEVER
 _QSIG = sum(1 << _GUARD[i] for i in _QUESTION_SIGNALS)
 _PAIR_FIRST = frozenset(a for a, _ in _Q_PAIRS)
-_REGEX_AT: list[re.Pattern[str] | None] = [None] * (_R + 1)
-for _i, _s in enumerate(SIGNALS):
-    _REGEX_AT[_GUARD[_i] + 1] = _s.pattern  # indexed by bit_length()
 # Signals whose reason shows the matched words: those words are part of the cache key.
 _M_GUARDS = sum(1 << _GUARD[i] for i, s in enumerate(SIGNALS) if "{m}" in s.label)
 assert not any(s.words or s.prefixes for s in SIGNALS if "{m}" in s.label)
@@ -1320,10 +1357,9 @@ def _scan_tokens(text: str) -> tuple[int, int, dict[int, str]]:
     return _decode(info, first, tokens, spaced, {t: [t] for t in tokens})
 
 
-# A text's bits (the first unit's question flags in place of every unit's) -> what is
-# left to do: (found so far, regexes to try as (guard bit, regex, its words show in the
-# reason), extra bits so far, what may still make it a question: _QFIRST_, or _PAIR_
-# and _DOTBANG_ for the checks on the first two tokens and on later sentences).
+# A text's bits -> what is left to do: (found so far, regexes to try as (guard bit,
+# regex, its words show in the reason), extra bits so far, whether it may still be a
+# question (1; _DOTBANG_ added when a later sentence may open like one)).
 _Plan = tuple[int, tuple[tuple[int, re.Pattern[str], bool], ...], int, int]
 _PLANS: dict[int, _Plan] = {}
 
@@ -1344,8 +1380,7 @@ def _plan(key: int) -> _Plan:
         while left:
             bit = left & -left
             left ^= bit
-            regex = _REGEX_AT[bit.bit_length()]
-            assert regex is not None
+            regex = SIGNALS[_GUARD_OF[bit.bit_length() - 1]].pattern
             todo.append((bit, regex, bool(bit & _M_GUARDS)))
     extra = 0
     if flags & _YOU_:
@@ -1356,7 +1391,7 @@ def _plan(key: int) -> _Plan:
         extra |= 16
     question = 0
     if not (flags & _QMARK_ or found & _QSIG):
-        question = _QFIRST_ if flags & _QFIRST_ else flags & (_PAIR_ | _DOTBANG_)
+        question = 1 | flags & _DOTBANG_
     if len(_PLANS) >= _CACHE_SIZE:
         _PLANS.clear()
     plan = _PLANS[key] = (found, tuple(todo), extra, question)
@@ -1372,8 +1407,7 @@ def _decode(
 ) -> tuple[int, int, dict[int, str]]:
     """What `_scan` returns, from the OR of the bits of units (chunks or tokens) and
     the flags of the first one."""
-    key = info & ~_FIRST_ONLY | (first & (_QFIRST_ | _PAIR_)) << _F
-    found, todo, extra, question = _PLANS.get(key) or _plan(key)
+    found, todo, extra, question = _PLANS.get(info) or _plan(info)
     matched: dict[int, str] = {}
     low = ""
     if todo:
@@ -1385,11 +1419,11 @@ def _decode(
                 if shown:
                     matched[bit.bit_length() - 1] = m.group(0).strip()
     if question and not found & _QSIG:
-        if question & _QFIRST_:
+        if first & _QFIRST_:
             extra |= 1
         else:
             asks = False
-            if question & _PAIR_:
+            if first & _PAIR_:
                 head = list(tokens[units[0]])
                 for unit in units[1:]:
                     if len(head) >= 2:

@@ -464,13 +464,26 @@ def test_fast_path_repeats_itself() -> None:
 
 
 def test_requirements_of_a_phrase() -> None:
-    conds = intent._requirements(r" still (?:waiting|on hold)\b")
-    assert conds is not None
-    need = {frozenset(frozenset(g) for g in c) for c, _ in conds}
+    req = intent._requirements(r" still (?:waiting|on hold)\b")
+    assert req is not None
+    conds, alternatives = req
+    assert alternatives == [r" still (?:waiting|on hold)\b"]
     x = intent._EXACT
-    assert need == {
-        frozenset({frozenset({x + "still"}), frozenset({x + "waiting"})}),
-        frozenset({frozenset({x + "still"}), frozenset({x + "on"}), frozenset({x + "hold"})}),
+    assert {c: (exact, alts) for c, exact, alts in conds} == {
+        frozenset({frozenset({x + "still"}), frozenset({x + "waiting"})}): (False, {0}),
+        frozenset({frozenset({x + "still"}), frozenset({x + "on"}), frozenset({x + "hold"})}): (
+            False,
+            {0},
+        ),
     }
-    assert intent._requirements(r" \?") == [(frozenset({frozenset({"?"})}), True)]
+    # A group right after the space is split; a single word is exact (no regex runs).
+    req = intent._requirements(r" (?:fed up|wondering)\b")
+    assert req is not None
+    conds, alternatives = req
+    assert alternatives == [r" (?:fed up)\b", r" (?:wondering)\b"]
+    assert (frozenset({frozenset({x + "wondering"})}), True, frozenset()) in conds
+    assert intent._requirements(r" \?") == (
+        [(frozenset({frozenset({"?"})}), True, frozenset())],
+        [r" \?"],
+    )
     assert intent._requirements("(?!)") is None
