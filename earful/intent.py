@@ -1223,7 +1223,7 @@ for _i, _s in enumerate(SIGNALS):
     for _k in _s.also:
         _KEY_BITS[_k] = _KEY_BITS.get(_k, 0) | 1 << (_A + _GUARD[_i])
 _WORD_BITS = {w: sum(1 << (_WP + _GUARD[i]) for i in ids) for w, ids in _WORD_INDEX.items()}
-_CACHE_SIZE = 200_000
+_CACHE_SIZE = 50_000  # entries per cache: some tens of MB at most
 
 
 # Flags a token carries by being one of these words.
@@ -1285,6 +1285,12 @@ class _Chunks(dict[str, int]):
     def __missing__(self, chunk: str) -> int:
         if len(self) >= _CACHE_SIZE:  # start afresh; a scan holding this one finishes with it
             _CHUNKS[self.strip] = _Chunks(self.strip)
+        if self.strip and not _APOSTROPHES.search(chunk):  # the same as without stripping
+            plain = _CHUNKS[False]
+            bits = self[chunk] = plain[chunk]
+            self.spaced[chunk] = plain.spaced[chunk]
+            self.tokens[chunk] = plain.tokens[chunk]
+            return bits
         low = lowered = chunk.lower()
         if self.strip:
             low = _APOSTROPHES.sub("", low)
@@ -1609,7 +1615,12 @@ def _decide_profile(
 
 def _fired(found: int, extra: int, matched: dict[int, str]) -> list[tuple[Signal, str]]:
     """The fired list `signals` returns, from `_scan`'s bits (words only where "{m}" shows them)."""
-    out = [(s, matched.get(_GUARD[i], "")) for i, s in enumerate(SIGNALS) if found >> _GUARD[i] & 1]
+    out: list[tuple[Signal, str]] = []
+    while found:  # guard positions grow with the signal's index
+        bit = found & -found
+        found ^= bit
+        g = bit.bit_length() - 1
+        out.append((SIGNALS[_GUARD_OF[g]], matched.get(g, "")))
     if extra & 1:
         out.append((QUESTION_FORM, ""))
     if extra & 2:

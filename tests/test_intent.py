@@ -487,3 +487,11 @@ def test_requirements_of_a_phrase() -> None:
         [r" \?"],
     )
     assert intent._requirements("(?!)") is None
+
+
+def test_full_caches_start_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intent, "_CACHE_SIZE", 40)
+    for text in generated_texts(400, seed=9):
+        assert [s for s, _ in signals(text)] == [s for s, _ in plain_signals(text)], text
+        assert classify(text, -0.2) == plain_classify(text, -0.2), text
+    assert len(intent._CHUNKS[False]) <= 40 + 25  # one text's chunks past the limit at most
