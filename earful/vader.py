@@ -39,6 +39,7 @@ import re
 import string
 from collections.abc import Mapping
 from itertools import compress, count, repeat
+from types import MappingProxyType
 
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
@@ -88,7 +89,7 @@ class FastVader(SentimentIntensityAnalyzer):
 
     `extra` valences are added to VADER's lexicon (the tuned analyzer's
     customer-service words). The lexicon is indexed when the analyzer is
-    built: change `lexicon` afterwards only through `update_lexicon`.
+    built: `lexicon` is a read-only view, changed through `update_lexicon`.
     """
 
     def __init__(self, extra: Mapping[str, float] | None = None) -> None:
@@ -101,13 +102,16 @@ class FastVader(SentimentIntensityAnalyzer):
             d.startswith(" ") or d.endswith(" ") or "\x00" in d or not d
             for d in map(self.emojis.__getitem__, singles)
         )
+        # The lexicon is indexed below: it is read-only outside `update_lexicon`.
+        self._lex: dict[str, float] = self.make_lex_dict()  # as VADER's __init__ builds it
+        self.lexicon = MappingProxyType(self._lex)
         self.update_lexicon(extra or {})
 
     def update_lexicon(self, valences: Mapping[str, float]) -> None:
         """Add or change lexicon valences (and re-index them)."""
-        self.lexicon.update(valences)
+        self._lex.update(valences)
         # Words that can get a valence: booster words always score 0.
-        self._hits = frozenset(self.lexicon).difference(_BOOSTER)
+        self._hits = frozenset(self._lex).difference(_BOOSTER)
         # Those that strip to 2 characters or fewer: VADER keeps the token itself.
         self._short_hits = frozenset(w for w in self._hits if len(w.strip(_PUNCT)) <= 2)
 
@@ -182,7 +186,7 @@ class FastVader(SentimentIntensityAnalyzer):
                     where = sorted(set(where).union(more))
             nt = "n't" in low
 
-        lex = self.lexicon
+        lex = self._lex
         rule_words = _RULE_WORDS
         idioms = not _IDIOM_WORDS.isdisjoint(stripped)
         positions: list[int] = []
@@ -233,7 +237,7 @@ class FastVader(SentimentIntensityAnalyzer):
         `idioms`: whether the text holds a word of some idiom or booster
         phrase; `original`: the original tokens, None for ASCII text not yet split.
         """
-        lex = self.lexicon
+        lex = self._lex
         last = len(lows) - 1
         toks: list[str] = original if original is not None else []
         if w == "kind" and i < last and _word(stripped, lows, i + 1) == "of":

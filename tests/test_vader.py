@@ -223,6 +223,9 @@ def test_lexicon_updates_are_indexed():
     assert fast.polarity_scores("acmeish")["compound"] > 0.5
     fast.update_lexicon({"acmeish": -3.0})
     assert fast.polarity_scores("acmeish")["compound"] < -0.5
+    assert fast.lexicon["acmeish"] == -3.0
+    with pytest.raises(TypeError):  # a change that would bypass the index fails loudly
+        fast.lexicon["acmeish"] = 1.0  # type: ignore[index]
 
 
 def test_result_is_a_fresh_dict():
