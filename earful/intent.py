@@ -80,7 +80,6 @@ class Signal:
 
 
 _KEY_LEN = 4
-_CUT = operator.itemgetter(slice(None, _KEY_LEN))  # t -> t[:_KEY_LEN], mapped in C
 
 
 def _key(k: str) -> str:
@@ -682,7 +681,6 @@ _INDEX: dict[str, tuple[int, ...]] = {}
 for _i, _s in enumerate(SIGNALS):
     for _k in _s.keys:
         _INDEX[_k] = (*_INDEX.get(_k, ()), _i)
-_ALL_KEYS = frozenset(_INDEX)
 _WORD_INDEX: dict[str, tuple[int, ...]] = {}
 _PREFIX_INDEX: dict[str, tuple[tuple[int, str], ...]] = {}
 for _i, _s in enumerate(SIGNALS):
@@ -690,9 +688,7 @@ for _i, _s in enumerate(SIGNALS):
         _WORD_INDEX[_w] = (*_WORD_INDEX.get(_w, ()), _i)
     for _p in _s.prefixes:
         _PREFIX_INDEX[_p[:_KEY_LEN]] = (*_PREFIX_INDEX.get(_p[:_KEY_LEN], ()), (_i, _p))
-_ALL_WORDS = frozenset(_WORD_INDEX)
 _QUESTION_SIGNALS = frozenset(i for i, s in enumerate(SIGNALS) if s.kind == "question")
-_PREFIX_KEYS = frozenset(_PREFIX_INDEX)
 
 _KINDS_COMPLAINT = ("wait", "problem", "nohelp", "sarcasm", "emotion")
 _KINDS = (*_KINDS_COMPLAINT, "help", "question", "praise", "target")
@@ -1190,6 +1186,7 @@ _NEG_ALL_ = ((1 << len(_NEGATIONS)) - 1) << 8
 _NEG_BIT = {w: 1 << (_F + 8 + n) for n, w in enumerate(sorted(_NEGATIONS))}
 _F_SHOUT, _F_LEAD, _F_EMPTY = _SHOUT_ << _F, _LEAD_ << _F, _EMPTY_ << _F
 _FIRST_ONLY = (_LEAD_ | _QFIRST_ | _PAIR_) << _F  # about a chunk's first token only
+_NOT_FIRST_ONLY = ((1 << (_F + 8 + len(_NEGATIONS))) - 1) ^ _FIRST_ONLY  # all other bits
 
 _ONES = _EXACT_CONDS = _ALWAYS = _NEVER = _NO_ALSO = 0
 _ATOM_BITS: dict[str, int] = {}
@@ -1299,7 +1296,7 @@ class _Chunks(dict[str, int]):
             bits = _TOKEN_BITS[low]
         else:
             tokens = _SPACED_TOKEN.findall(low)
-            bits = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), 0) & ~_FIRST_ONLY
+            bits = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), 0) & _NOT_FIRST_ONLY
             if tokens:
                 bits |= _TOKEN_BITS[tokens[0]] & _FIRST_ONLY
             else:
@@ -1357,7 +1354,7 @@ def _scan_tokens(text: str) -> tuple[int, int, dict[int, str]]:
     """`_scan` token by token (rare: a chunk whose leading tokens `_tokens` drops)."""
     tokens = _tokens(text)
     shout = reduce(operator.or_, map(_CHUNKS[False].__getitem__, text.split()), 0) & _F_SHOUT
-    info = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), shout) & ~_FIRST_ONLY
+    info = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), shout) & _NOT_FIRST_ONLY
     first = _TOKEN_BITS[tokens[0]] >> _F if tokens else 0
     spaced = {t: " " + t for t in tokens}
     return _decode(info, first, tokens, spaced, {t: [t] for t in tokens})
