@@ -23,11 +23,11 @@ text (`Signal.keys`, checked against 4-letter stems) and a stricter condition
 read off the regex holds; tokens, chunks of text and the decision's parts that
 do not depend on VADER's scores are cached (see "How signals() stays cheap").
 Measured by bench/triage.py against plain VADER in the same run (CPU time):
-on bench/ingest.py's posts classify costs about 12 us per post (0.3 of
-VADER's cost) when every post carries a chunk never seen before, about 9 us
-on posts seen before; on the airline tweets about 34 us at first sight with
-empty caches (0.8 of VADER) and 13 us once seen (0.3). It runs on top of the
-Scorer's VADER pass.
+on bench/ingest.py's posts classify costs about 12-13 us per post (0.35 of
+VADER's cost) when every post carries a chunk never seen before (its "(#n)"),
+about 8-9 us (0.22-0.26) on posts seen before; on the airline tweets about
+34-37 us at first sight with empty caches (the plain method took about 30)
+and 15-17 us once seen (0.3). It runs on top of the Scorer's VADER pass.
 
 Thresholds (`COMPLAINT_AT`, `NEG_TONE`, `POS_TONE`, `NEG_SHARE`,
 `ASKS_ABOUT_PROBLEM`) and the choice to give an untargeted bad mood no weight
@@ -1185,6 +1185,7 @@ _YOU_, _QMARK_, _DOTBANG_, _SHOUT_, _LEAD_, _EMPTY_, _QFIRST_, _PAIR_ = (1 << n 
 _NEG_ALL_ = ((1 << len(_NEGATIONS)) - 1) << 8
 _NEG_BIT = {w: 1 << (_F + 8 + n) for n, w in enumerate(sorted(_NEGATIONS))}
 _F_SHOUT, _F_LEAD, _F_EMPTY = _SHOUT_ << _F, _LEAD_ << _F, _EMPTY_ << _F
+_F_LEAD_EMPTY = _F_LEAD | _F_EMPTY
 _FIRST_ONLY = (_LEAD_ | _QFIRST_ | _PAIR_) << _F  # about a chunk's first token only
 _NOT_FIRST_ONLY = ((1 << (_F + 8 + len(_NEGATIONS))) - 1) ^ _FIRST_ONLY  # all other bits
 
@@ -1334,11 +1335,11 @@ def _scan(text: str) -> tuple[int, int, dict[int, str]]:
     chunks = text.split()
     cache = _CHUNKS["'" in text or "\u2019" in text]
     shout = 0
-    if chunks and cache[chunks[0]] & (_F_LEAD | _F_EMPTY):
+    if chunks and cache[chunks[0]] & _F_LEAD_EMPTY:
         # `_tokens` drops leading @handles and punctuation: skip the chunks made of those.
         skip = 0
         for chunk in chunks:
-            if not cache[chunk] & (_F_LEAD | _F_EMPTY):
+            if not cache[chunk] & _F_LEAD_EMPTY:
                 break
             shout |= cache[chunk] & _F_SHOUT
             if not all(t[0] in "@.:," for t in cache.tokens[chunk]):
