@@ -74,6 +74,7 @@ _IDIOM_WORDS = frozenset(
 assert all(
     not _IDIOM_WORDS.isdisjoint(k.split()) for k in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in k
 )
+_RULE_OR_IDIOM_WORDS = _RULE_WORDS | _IDIOM_WORDS
 # These are compared with a token's stripped form: none may start or end with punctuation.
 assert all(w == w.strip(_PUNCT) for w in (*_RULE_WORDS, *_IDIOM_WORDS))
 
@@ -187,8 +188,10 @@ class FastVader(SentimentIntensityAnalyzer):
             nt = "n't" in low
 
         lex = self._lex
-        rule_words = _RULE_WORDS
-        idioms = not _IDIOM_WORDS.isdisjoint(stripped)
+        # Most texts hold no rule or idiom word at all: then no look-back is needed.
+        special = not _RULE_OR_IDIOM_WORDS.isdisjoint(stripped)
+        idioms = special and not _IDIOM_WORDS.isdisjoint(stripped)
+        rule_words = _RULE_WORDS if special else None
         positions: list[int] = []
         values: list[float] = []
         for i in where:
@@ -196,12 +199,14 @@ class FastVader(SentimentIntensityAnalyzer):
             w = s if len(s) > 2 else lows[i]
             if w not in hits:
                 continue
-            before = stripped[i - 3 : i] if i >= 3 else stripped[:i]
             if (
                 idioms
                 or w == "no"
-                or not rule_words.isdisjoint(before)
-                or (nt and "n't" in " ".join(lows[max(0, i - 3) : i]))
+                or (
+                    rule_words is not None
+                    and not rule_words.isdisjoint(stripped[i - 3 if i > 3 else 0 : i])
+                )
+                or (nt and "n't" in " ".join(lows[i - 3 if i > 3 else 0 : i]))
             ):
                 v = self._valence(i, w, text, lows, stripped, idioms, toks)
             else:
