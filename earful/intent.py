@@ -1132,26 +1132,55 @@ def _sorted(conditions: Iterable[_Groups]) -> list[_Groups]:
 def _simplified(conditions: dict[_Groups, frozenset[int]]) -> list[tuple[_Groups, frozenset[int]]]:
     """The same OR of conditions with fewer terms: a weaker term absorbs a stronger one,
     and two that differ in one group become one with the groups joined (the
-    alternatives that need them are joined too)."""
+    alternatives that need them are joined too). Rounds of: every absorption, then
+    every merge of a pair found through its shared part (a term minus one group)."""
     conditions = dict(conditions)
-    changed = True
-    while changed:
-        changed = False
-        for c in sorted(conditions, key=len):
-            weaker = next((d for d in conditions if d != c and d <= c), None)
-            if weaker is not None:
-                conditions[weaker] |= conditions.pop(c)
-        terms = sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c))))
-        for i, a in enumerate(terms):
-            b = next((b for b in terms[i + 1 :] if len(b) == len(a) and len(a - b) == 1), None)
-            if b is not None:
-                (only_a,), (only_b,) = a - b, b - a
+    while True:
+        _absorb(conditions)
+        shared: dict[_Groups, _Groups] = {}
+        merged = False
+        for a in _sorted(conditions):
+            if a not in conditions:
+                continue
+            for g in sorted(a, key=sorted):
+                rest = a - {g}
+                b = shared.get(rest)
+                if b is None or b not in conditions:
+                    shared[rest] = a
+                    continue
+                (only_b,) = b - rest
                 alts = conditions.pop(a) | conditions.pop(b)
-                joined = (a & b) | {_minimal(only_a | only_b)}
+                joined = rest | {_minimal(g | only_b)}
                 conditions[joined] = conditions.get(joined, frozenset()) | alts
-                changed = True
+                merged = True
                 break
-    return [(c, conditions[c]) for c in _sorted(conditions)]
+        if not merged:
+            return [(c, conditions[c]) for c in _sorted(conditions)]
+
+
+def _absorb(conditions: dict[_Groups, frozenset[int]]) -> None:
+    """Drop each term that implies another (it has all of the other's groups),
+    giving its alternatives to that weaker term."""
+    by_group: dict[frozenset[str], list[_Groups]] = {}
+    for d in conditions:  # each term filed under one of its groups
+        if d:
+            by_group.setdefault(min(d, key=sorted), []).append(d)
+    for c in sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c)))):
+        if c not in conditions:
+            continue
+        weaker = frozenset() if frozenset() in conditions and c else None
+        if weaker is None:
+            weaker = next(
+                (
+                    d
+                    for g in c
+                    for d in by_group.get(g, ())
+                    if d != c and d <= c and d in conditions
+                ),
+                None,
+            )
+        if weaker is not None:
+            conditions[weaker] |= conditions.pop(c)
 
 
 # --- The bits ---------------------------------------------------------------------
