@@ -1168,7 +1168,8 @@ def _absorb(conditions: dict[_Groups, frozenset[int]]) -> None:
     for c in sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c)))):
         if c not in conditions:
             continue
-        weaker = frozenset() if frozenset() in conditions and c else None
+        empty: _Groups = frozenset()
+        weaker: _Groups | None = empty if empty in conditions and c else None
         if weaker is None:
             weaker = next(
                 (
