@@ -7,6 +7,8 @@
   with its cursor in ONE transaction (`Store.save_page`), inside which the
   worker also renews its lease: a crash at any instant loses nothing and
   stores nothing twice, and a worker that lost its lease writes nothing.
+  Consecutive pages of one walk share that transaction (up to 5,000
+  mentions or 2 seconds): the cursor written is the newest of the group.
 - The first poll of a (source, query) has no cursor: the listener backfills
   `source.backfill` (default 7 days). Later polls start from the cursor.
 - One `source_health` row per source: last success, last error in plain words
@@ -40,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from earful.config import Settings, SourceConfig
-from earful.models import Mention, Page, as_utc, utcnow
+from earful.models import Mention, as_utc, utcnow
 from earful.pipeline import Pipeline
 from earful.schema import source_health
 from earful.store import Store
@@ -55,6 +57,10 @@ ONCE_MAX_RATE_WAIT = timedelta(minutes=2)  # --once waits out rate limits shorte
 FAILURE_BACKOFF_CAP = timedelta(hours=1)
 IDLE_WAIT_CAP = 30.0  # seconds between schedule checks at most
 CHORES_EVERY = timedelta(minutes=1)  # snoozed items, alert detection and delivery
+# Pages written in one transaction (see _Pending): whichever bound comes first.
+GROUP_ROWS = 5000
+GROUP_CHARS = 8_000_000  # text held in memory before a write
+GROUP_SECONDS = 2.0  # a slow walk still shows up on the dashboard every few seconds
 
 Clock = Callable[[], datetime]
 
@@ -127,6 +133,47 @@ def _is_zombie(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+class _Pending:
+    """Enriched pages waiting to be written together with the newest of their cursors.
+
+    One transaction per page made SQLite's commit (every dirty index page
+    written to the WAL) the largest cost of a backfill; a group of pages
+    shares it. A crash loses only unwritten pages, whose cursor was not
+    written either, so the next run fetches them again.
+    """
+
+    __slots__ = ("mentions", "cursor", "pages", "chars", "since")
+
+    def __init__(self) -> None:
+        self.mentions: list[Mention] = []
+        self.cursor: dict[str, Any] | None = None
+        self.pages = 0
+        self.chars = 0
+        self.since = 0.0
+
+    def add(self, kept: list[Mention], cursor: dict[str, Any] | None) -> None:
+        if not self.pages:
+            self.since = time.monotonic()
+        self.mentions += kept
+        self.chars += sum(len(m.text) for m in kept)
+        if cursor is not None:  # a page without a cursor leaves the cursor where it is
+            self.cursor = cursor
+        self.pages += 1
+
+    def full(self) -> bool:
+        return (
+            len(self.mentions) >= GROUP_ROWS
+            or self.chars >= GROUP_CHARS
+            or time.monotonic() - self.since >= GROUP_SECONDS
+        )
+
+    def take(self) -> tuple[list[Mention], dict[str, Any] | None, int]:
+        """The group, leaving this empty (so a failed write is not retried by `finally`)."""
+        out = (self.mentions, self.cursor, self.pages)
+        self.mentions, self.cursor, self.pages, self.chars = [], None, 0, 0
+        return out
 
 
 class Poller:
@@ -341,20 +388,26 @@ class Poller:
                     kept.append(e)
             return kept, dropped, bad
 
-    def _save(self, src: SourceConfig, query: Query, page: Page, res: PollResult) -> None:
+    def _save(self, src: SourceConfig, query: Query, pending: _Pending, res: PollResult) -> None:
+        """Write the pending pages' mentions and their newest cursor in one transaction."""
+        if not pending.pages:
+            return
+        kept, cursor, pages = pending.take()
         now = self.clock()
-        kept, dropped, bad = self._enrich(list(page.mentions), src.key)
         with self.store.write() as conn:
             self._renew(conn, src.key, now)
-            saved = self.store.save_page(src.key, query.key, kept, page.cursor, now=now, conn=conn)
+            saved = self.store.save_page(src.key, query.key, kept, cursor, now=now, conn=conn)
         res.new += saved.inserted
         res.duplicates += saved.duplicates
-        res.dropped += dropped
-        res.malformed += page.skipped + bad
-        res.pages += 1
+        res.pages += pages
 
     def poll_source(self, src: SourceConfig, res: PollResult, *, once: bool) -> None:
-        """One pass over every query of `src`; raises SourceError on failure."""
+        """One pass over every query of `src`; raises SourceError on failure.
+
+        Pages are enriched as they arrive and written together (`_Pending`):
+        up to GROUP_ROWS mentions or GROUP_SECONDS per transaction, and always
+        before the walk ends, stops, fails or hits its page bound.
+        """
         listener = self.listener(src)
         max_pages = MAX_PAGES_ONCE if once else MAX_PAGES_LIVE
         for query in listener.queries(self.settings.entities()):
@@ -362,14 +415,24 @@ class Poller:
                 res.queries.append(query.key)
             cursor = self.store.get_cursor(src.key, query.key)
             pages = 0
-            for page in listener.poll(query, cursor):
-                self._save(src, query, page, res)
-                pages += 1
-                if page.done or self.stop.is_set():
-                    break
-                if pages >= max_pages:
-                    res.more = True
-                    break
+            pending = _Pending()
+            try:
+                for page in listener.poll(query, cursor):
+                    kept, dropped, bad = self._enrich(list(page.mentions), src.key)
+                    res.dropped += dropped
+                    res.malformed += page.skipped + bad
+                    pending.add(kept, page.cursor)
+                    pages += 1
+                    last = page.done or self.stop.is_set() or pages >= max_pages
+                    if last or pending.full():
+                        self._save(src, query, pending, res)
+                    if page.done or self.stop.is_set():
+                        break
+                    if pages >= max_pages:
+                        res.more = True
+                        break
+            finally:  # a fetch error mid-walk keeps what was fetched before it
+                self._save(src, query, pending, res)
             if self.stop.is_set():
                 return
 

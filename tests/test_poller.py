@@ -1,4 +1,4 @@
-"""The poller: one transaction per page, health rows, leases, --once retries, status rows."""
+"""The poller: pages and cursor in one transaction (grouped), health, leases, retries, status."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from listener_util import listen_once, stored
 from localserver import AlgoliaFake, LocalServer, Reply, hn_hit
 from pydantic import BaseModel, ConfigDict
 
+from earful import poller as poller_module
 from earful.config import settings_from_dict
 from earful.models import Mention, Page
 from earful.poller import LEASE_TTL, Poller, listen, status_rows
@@ -326,7 +327,11 @@ def test_lease_blocks_a_second_worker_until_it_expires(scripted, store, client):
     assert stored(store) == ["s1"] and health(store, "scripted")["lease_owner"] is None
 
 
-def test_worker_that_lost_its_lease_writes_nothing_more(scripted, store, client):
+@pytest.mark.parametrize("group_rows", [1, 5000])
+def test_worker_that_lost_its_lease_writes_nothing_more(
+    scripted, store, client, monkeypatch, group_rows
+):
+    monkeypatch.setattr(poller_module, "GROUP_ROWS", group_rows)
     settings = settings_for({"platform": "scripted", "script": "ok"})
     clock = Clock()
     a = Poller(settings, store, client=client, clock=clock, owner="A", out=lambda s: None)
@@ -339,11 +344,65 @@ def test_worker_that_lost_its_lease_writes_nothing_more(scripted, store, client)
     scripted["ok"] = [[Page([mk(1)], {"n": 1}), a_stalls_and_b_takes_over, Page([mk(2)], {"n": 2})]]
     res = a.run_source(settings.sources[0], once=True)
     assert res.busy
-    assert stored(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    if group_rows == 1:  # page 1 was written before the stall; page 2 is not
+        assert stored(store) == ["s1"] and store.get_cursor("scripted", "all") == {"n": 1}
+    else:  # both pages were waiting in one group: neither is written, nor the cursor
+        assert stored(store) == [] and store.get_cursor("scripted", "all") is None
     assert health(store, "scripted")["lease_owner"] == "B"
 
 
-# -- the daemon loop and stop ---------------------------------------------------------
+# -- pages written in groups -----------------------------------------------------------
+def test_pages_of_a_walk_share_a_transaction_with_the_newest_cursor(scripted, store, client):
+    seen: list[tuple[list[str], Any]] = []
+
+    def look():
+        seen.append((stored(store), store.get_cursor("scripted", "all")))
+
+    scripted["ok"] = [
+        [
+            Page([mk(1), mk(2)], {"n": 1}),
+            look,
+            Page([mk(3)], None),  # a page that does not move the cursor
+            Page([mk(2), mk(4)], {"n": 3}),  # a repeat across pages is stored once
+            look,
+            Page([], None, done=True),
+        ]
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    res = p.run_source(settings.sources[0], once=True)
+    assert seen == [([], None), ([], None)]  # nothing written mid-walk
+    assert stored(store) == ["s1", "s2", "s3", "s4"]
+    assert store.get_cursor("scripted", "all") == {"n": 3}
+    assert (res.new, res.duplicates, res.pages) == (4, 1, 4)
+
+
+def test_a_group_is_written_when_it_reaches_its_bound(scripted, store, client, monkeypatch):
+    monkeypatch.setattr(poller_module, "GROUP_ROWS", 2)
+    seen: list[tuple[list[str], Any]] = []
+
+    def look():
+        seen.append((stored(store), store.get_cursor("scripted", "all")))
+
+    scripted["ok"] = [
+        [
+            Page([mk(1)], {"n": 1}),
+            look,
+            Page([mk(2)], {"n": 2}),
+            look,
+            Page([mk(3)], {"n": 3}),
+            SourceError("unreachable", "connection reset"),
+        ]
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    res = p.run_source(settings.sources[0], once=False)
+    assert seen == [([], None), (["s1", "s2"], {"n": 2})]
+    # the failure mid-walk still writes the page fetched before it, with its cursor
+    assert stored(store) == ["s1", "s2", "s3"] and store.get_cursor("scripted", "all") == {"n": 3}
+    assert res.error is not None and res.error.kind == "unreachable"
+
+
 def test_run_forever_polls_then_stops_on_event(srv, store, client):
     srv.route(PATH, AlgoliaFake([hn_hit(1, int(time.time()) - 5, "acme")]))
     settings = settings_for({"platform": "hackernews", "base_url": srv.url, "every": "1h"})
