@@ -25,15 +25,31 @@ moves it only after all pages of a poll are stored (not at all when the walk
 was cut short by `max_pages`: its results may be relevance-ordered). IDs are opaque strings,
 ordered by length then lexically; a status is deduplicated across instances
 by its federation `uri` (external_id), while native_id is this instance's id
-(the one a reply needs). Known limit: a remote post federated late can get an
-id below the cursor and is then missed by the timeline.
+(the one a reply needs).
+
+Late federation: Mastodon ids are snowflakes, `(ms since epoch << 16) | seq`,
+and a remote status gets the id of its `created_at` when this instance first
+hears of it, so a post federated late lands *below* the cursor. When the
+cursor is such a snowflake, a forward poll (timeline and search) therefore
+starts at `id_at(time_of(cursor) - overlap_seconds)` (default 15 minutes)
+rather than at the cursor; the store drops what it already holds by `uri`
+(counted as "already stored", not as new) and the saved cursor never moves
+back. Cost: the posts of the last `overlap_seconds` are read again, about one
+extra page per poll on a busy tag. The re-read gets at most `max_pages // 2`
+pages, so a tag busier than that still moves forward every poll, but then only
+the older part of the window is re-read (none at all when
+`max_pages` is 1). Known limit: a post federated later
+than `overlap_seconds` after it was written (or beyond that re-read budget) is
+still missed. Ids that are not snowflakes (Pleroma/Akkoma flake ids,
+GoToSocial ULIDs, anything non-numeric or implausible) walk from the cursor
+itself, as before.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -58,6 +74,8 @@ class MastodonOptions(BaseModel):
     token_env: str | None = None
     limit: int = Field(40, ge=1, le=40)
     max_pages: int = Field(10, ge=1, le=100)
+    # how late a post may federate and still be seen (re-read below the cursor)
+    overlap_seconds: int = Field(900, ge=0)
 
     @field_validator("hashtags")
     @classmethod
@@ -80,6 +98,35 @@ def newest_id(ids: list[str], current: str | None = None) -> str | None:
     """The largest id among `ids` and `current`."""
     pool = [i for i in ids if i] + ([current] if current else [])
     return max(pool, key=id_key) if pool else None
+
+
+# No Mastodon snowflake is older than 2016 (they came with 2.0, in 2017): a
+# smaller number is a sequential id or another server's, not a timestamp.
+_SNOWFLAKE_MIN_MS = 1_451_606_400_000  # 2016-01-01T00:00:00Z
+_DIGITS = re.compile(r"^[1-9][0-9]*$")
+
+
+def time_of(status_id: str, now: datetime) -> int | None:
+    """The epoch-ms a Mastodon snowflake id encodes (`id >> 16`); None when it is not one."""
+    if not _DIGITS.match(status_id):
+        return None
+    ms = int(status_id) >> 16
+    # the upper bound (a day of clock skew) rejects long numeric ids of other servers
+    latest = int((now + timedelta(days=1)).timestamp() * 1000)
+    return ms if _SNOWFLAKE_MIN_MS <= ms <= latest else None
+
+
+def id_at(ms: int) -> str:
+    """The smallest snowflake id of millisecond `ms` (Mastodon's `Snowflake.id_at`)."""
+    return str(ms << 16)
+
+
+def rescan_from(cursor: str, overlap: timedelta, now: datetime) -> str | None:
+    """Where a forward walk starts so late-federated posts are seen; None: at the cursor."""
+    ms = time_of(cursor, now)
+    if ms is None or overlap <= timedelta(0):
+        return None
+    return id_at(max(_SNOWFLAKE_MIN_MS, ms - int(overlap.total_seconds() * 1000)))
 
 
 def html_to_text(html: str | None) -> str:
@@ -212,9 +259,19 @@ class MastodonListener(Listener):
                 raise SourceError("needs_credentials", self._login_message(tag)) from exc
             raise
 
-    def _forward(self, path: str, min_id: str) -> Iterator[Page]:
+    def _rescan_from(self, cursor: str) -> str | None:
+        overlap = timedelta(seconds=self.options.overlap_seconds)
+        return rescan_from(cursor, overlap, self.ctx.clock())
+
+    def _forward(self, path: str, cursor: str) -> Iterator[Page]:
         limit = self.options.limit
-        for _ in range(self.options.max_pages):
+        min_id = self._rescan_from(cursor) or cursor
+        newest = cursor  # what is saved: never below the stored cursor
+        # pages spent below the cursor are capped so a busy tag still moves forward
+        rescan_pages = self.options.max_pages // 2
+        for n in range(self.options.max_pages):
+            if n >= rescan_pages and id_key(min_id) < id_key(cursor):
+                min_id = cursor
             resp = self._get(path, {"limit": limit, "min_id": min_id})
             payload = _json(resp)
             if not isinstance(payload, list):
@@ -226,7 +283,10 @@ class MastodonListener(Listener):
                 yield Page(mentions, None, skipped, done=True)
                 return
             min_id = new_min
-            yield Page(mentions, {"min_id": min_id}, skipped, done=len(payload) < limit)
+            moved = id_key(new_min) > id_key(newest)
+            newest = new_min if moved else newest
+            cur = {"min_id": newest} if moved else None
+            yield Page(mentions, cur, skipped, done=len(payload) < limit)
             if len(payload) < limit:
                 return
 
@@ -276,6 +336,7 @@ class MastodonListener(Listener):
         if not self._headers():
             raise SourceError("needs_credentials", "Mastodon full-text search needs token_env")
         old = (cursor or {}).get("min_id")
+        since = (self._rescan_from(str(old)) or old) if old else None
         cutoff = self.ctx.clock() - self.ctx.source.backfill
         newest: str | None = old
         limit = self.options.limit
@@ -283,8 +344,8 @@ class MastodonListener(Listener):
         for q in search_queries(query):
             for page in range(self.options.max_pages):
                 params: dict[str, Any] = {"q": q, "type": "statuses", "limit": limit}
-                if old:
-                    params["min_id"] = old
+                if since:
+                    params["min_id"] = since
                 if page:
                     params["offset"] = page * limit
                 payload = _json(self._get("/api/v2/search", params))
@@ -334,4 +395,13 @@ def _json(resp: httpx.Response) -> Any:
         ) from exc
 
 
-__all__ = ["MastodonListener", "html_to_text", "id_key", "parse", "parse_status"]
+__all__ = [
+    "MastodonListener",
+    "html_to_text",
+    "id_at",
+    "id_key",
+    "parse",
+    "parse_status",
+    "rescan_from",
+    "time_of",
+]

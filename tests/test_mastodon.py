@@ -13,7 +13,16 @@ from localserver import LocalServer, Reply
 from earful.config import ConfigError, settings_from_dict
 from listeners import _http
 from listeners.base import Context, Query, SourceError
-from listeners.mastodon import MastodonListener, html_to_text, id_key, newest_id, parse
+from listeners.mastodon import (
+    MastodonListener,
+    html_to_text,
+    id_at,
+    id_key,
+    newest_id,
+    parse,
+    rescan_from,
+    time_of,
+)
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 TAG = "/api/v1/timelines/tag/acme"
@@ -212,7 +221,8 @@ def test_forward_paging_follows_prev_links_with_no_gap_and_no_double():
     with LocalServer() as srv:
         fake = FakeTimeline([status(n) for n in range(1, 6)])
         srv.route(TAG, fake)
-        listener, settings = make(srv.url)
+        # the walk itself, without re-reading the overlap (tested below)
+        listener, settings = make(srv.url, overlap_seconds=0)
         query = tag_query(listener, settings)
         _, cursor = run(listener, query, None)
         assert cursor == {"min_id": status(5)["id"]}
@@ -297,10 +307,12 @@ def test_search_sends_the_token_one_term_at_a_time_and_keeps_the_max_id():
         pages, cursor = run(listener, query, {"min_id": "116388000000000000"})
         reqs = srv.served("/api/v2/search")
         assert [r.arg("q") for r in reqs] == ["acme", '"globex cloud"']
+        # the watermark is a snowflake: the search reaches 15 minutes below it (late posts)
+        since = str(((116388000000000000 >> 16) - 15 * 60 * 1000) << 16)
         for r in reqs:
             assert r.headers["authorization"] == "Bearer s3cret"
             assert r.arg("type") == "statuses" and r.arg("limit") == "40"
-            assert r.arg("min_id") == "116388000000000000"
+            assert r.arg("min_id") == since
         ids = [m.external_id for p in pages for m in p.mentions]
         assert len(set(ids)) == 2  # the store dedupes across terms by uri
         assert cursor == {"min_id": "116388149027005349"}
@@ -356,3 +368,135 @@ def test_search_cut_short_keeps_the_old_watermark():
         offsets = [r.arg("offset") for r in srv.served("/api/v2/search")]
         assert offsets == [None, "40"]
         assert cursor == {"min_id": "1"}
+
+
+# -- late federation: snowflake ids below the cursor -------------------------------
+def snowflake(at: datetime, seq: int = 0) -> str:
+    """Mastodon's id for a status written at `at`: (epoch ms << 16) | sequence."""
+    return str((int(at.timestamp() * 1000) << 16) | seq)
+
+
+def post(n: int, minutes_ago: float) -> dict:
+    """A status whose id comes from its created_at, as a remote one's does on arrival."""
+    at = NOW - timedelta(minutes=minutes_ago)
+    return {
+        **status(n),
+        "id": snowflake(at, n),
+        "created_at": at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_snowflake_time_and_rescan_start():
+    at = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
+    sid = snowflake(at, 7)
+    assert time_of(sid, NOW) == int(at.timestamp() * 1000)
+    assert id_at(time_of(sid, NOW)) == snowflake(at)  # sequence bits cleared
+    assert rescan_from(sid, timedelta(minutes=15), NOW) == snowflake(at - timedelta(minutes=15))
+    assert rescan_from(sid, timedelta(0), NOW) is None  # overlap off
+    for other in (
+        "AbCdEfGh12",  # Pleroma/Akkoma flake id
+        "01JDQ7Z8K3M5N6P7Q8R9S0T1V2",  # GoToSocial ULID
+        "12345",  # a sequential id from before snowflakes
+        "9" * 30,  # numeric but not a time (would decode far in the future)
+        "0" + sid,  # leading zero: not an id Mastodon writes
+        "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧",  # non-ASCII digits
+        "",
+    ):
+        assert time_of(other, NOW) is None, other
+        assert rescan_from(other, timedelta(minutes=15), NOW) is None, other
+
+
+def test_late_federated_post_within_the_overlap_is_stored_once(any_store):
+    from earful.poller import status_rows
+
+    with LocalServer() as srv:
+        first = [post(n, minutes_ago=60 - n) for n in range(1, 21)]  # 59..40 minutes ago
+        fake = FakeTimeline(first)
+        srv.route(TAG, fake)
+        _, settings = make(srv.url)
+        key = settings.sources[0].key
+        listen_once(settings, any_store, now=NOW)
+        assert any_store.get_cursor(key, "tag:acme") == {"min_id": first[-1]["id"]}
+        late = post(900, minutes_ago=50)  # written 10 min before the cursor, arrives now
+        newer = [post(n, minutes_ago=50 - n) for n in range(21, 26)]  # above the cursor
+        assert id_key(late["id"]) < id_key(first[-1]["id"])
+        fake.statuses += [late, *newer]
+        lines = listen_once(settings, any_store, now=NOW)
+        server_set = sorted(s["uri"] for s in fake.statuses)
+        assert stored(any_store) == server_set  # the late one too, and nothing twice
+        # posts of the 15 minutes below the cursor were read again: stored, not new
+        again = [s for s in first if 60 - int(s["account"]["id"]) <= 55]
+        assert f"6 new, {len(again)} already stored" in lines[0], lines
+        row = status_rows(settings, any_store, NOW)[0]
+        assert row["items_last_poll"] == 6
+        assert any_store.get_cursor(key, "tag:acme") == {"min_id": newer[-1]["id"]}
+        # nothing new: the re-read finds only stored posts and the cursor stays put
+        lines = listen_once(settings, any_store, now=NOW)
+        assert "0 new" in lines[0], lines
+        assert stored(any_store) == server_set
+        assert any_store.get_cursor(key, "tag:acme") == {"min_id": newer[-1]["id"]}
+
+
+def test_a_post_later_than_the_overlap_is_not_fetched_unless_the_overlap_is_raised():
+    with LocalServer() as srv:
+        seen = [post(n, minutes_ago=40 - n) for n in range(1, 6)]
+        cursor = {"min_id": seen[-1]["id"]}  # written 35 minutes ago
+        late = post(901, minutes_ago=40 - 5 + 20)  # 20 minutes older than the cursor
+        srv.route(TAG, FakeTimeline([*seen, late]))
+        listener, settings = make(srv.url)
+        pages, saved = run(listener, tag_query(listener, settings), cursor)
+        got = {m.native_id for p in pages for m in p.mentions}
+        assert late["id"] not in got  # the documented limit: later than overlap_seconds
+        assert got == {s["id"] for s in seen}  # the 15-minute window was read again
+        assert saved == cursor  # nothing newer: the cursor neither moves nor goes back
+        assert all(p.cursor is None for p in pages)
+        start = srv.served(TAG)[0].arg("min_id")
+        assert start == snowflake(NOW - timedelta(minutes=35 + 15))
+        listener, settings = make(srv.url, overlap_seconds=30 * 60)  # per-source override
+        pages, saved = run(listener, tag_query(listener, settings), cursor)
+        assert late["id"] in {m.native_id for p in pages for m in p.mentions}
+        assert saved == cursor
+
+
+def test_a_busy_overlap_is_re_read_only_partly_so_the_walk_still_moves_forward():
+    with LocalServer() as srv:
+        seen = [post(n, minutes_ago=10) for n in range(1, 31)]  # 30 posts in one millisecond
+        fresh = [post(n, minutes_ago=5) for n in range(31, 34)]
+        srv.route(TAG, FakeTimeline(seen + fresh))
+        listener, settings = make(srv.url, limit=5, max_pages=4)
+        cursor = seen[-1]["id"]
+        pages, saved = run(listener, tag_query(listener, settings), {"min_id": cursor})
+        reqs = srv.served(TAG)
+        # two pages of re-read (max_pages // 2), then straight to the cursor
+        assert [r.arg("min_id") for r in reqs] == [
+            snowflake(NOW - timedelta(minutes=25)),
+            seen[4]["id"],
+            cursor,
+        ]
+        got = [m.native_id for p in pages for m in p.mentions]
+        assert [s["id"] for s in fresh] == sorted(got[-3:], key=id_key)
+        assert saved == {"min_id": fresh[-1]["id"]}
+        assert [p.cursor for p in pages] == [None, None, {"min_id": fresh[-1]["id"]}]
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [f"AbC{n:07d}x" for n in range(1, 60)],  # Pleroma/Akkoma-like flake ids
+        [f"01JDQ7Z8K3M5N6P7Q8R9{n:06d}" for n in range(1, 60)],  # GoToSocial ULIDs
+        [str(100_000 + n) for n in range(1, 60)],  # small sequential numbers
+    ],
+    ids=["flake", "ulid", "sequential"],
+)
+def test_ids_that_are_not_snowflakes_walk_from_the_cursor_as_before(ids):
+    with LocalServer() as srv:
+        statuses = [{**status(n), "id": sid} for n, sid in enumerate(ids, 1)]
+        fake = FakeTimeline(statuses[:5])
+        srv.route(TAG, fake)
+        listener, settings = make(srv.url)
+        query = tag_query(listener, settings)
+        fake.statuses = statuses
+        pages, cursor = run(listener, query, {"min_id": ids[4]})
+        assert [r.arg("min_id") for r in srv.served(TAG)] == [ids[4], ids[44]]
+        assert [p.cursor for p in pages] == [{"min_id": ids[44]}, {"min_id": ids[-1]}]
+        assert sorted((m.native_id for p in pages for m in p.mentions), key=id_key) == ids[5:]
