@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from earful import intent, triage
+from earful import intent, intent_regex, intent_scan, intent_signals, triage
 from earful.intent import SIGNALS, Signal, Triage, band_for, classify, normalise, signals
 from earful.sentiment import Scorer, analyzer
 
@@ -352,10 +352,10 @@ def test_scorer_reports_negative_share() -> None:
 
 
 def plain_signals(text: str) -> list[tuple[Signal, str]]:
-    tokens = intent._tokens(text)
+    tokens = intent_scan._tokens(text)
     low = " " + " ".join(tokens) + " "
     tokset = set(tokens)
-    stems = {t[: intent._KEY_LEN] for t in tokens}
+    stems = {t[: intent_regex._KEY_LEN] for t in tokens}
     out: list[tuple[Signal, str]] = []
     for s in SIGNALS:
         hit = next((t for t in tokens if t in s.words), None)
@@ -369,15 +369,15 @@ def plain_signals(text: str) -> list[tuple[Signal, str]]:
     fired = {s.kind for s, _ in out}
     if "?" not in tokset and "question" not in fired and tokens:
         if (
-            tokens[0] in intent._Q_FIRST
-            or tuple(tokens[:2]) in intent._Q_PAIRS
-            or intent._LATER_QUESTION.search(low)
+            tokens[0] in intent_signals._Q_FIRST
+            or tuple(tokens[:2]) in intent_signals._Q_PAIRS
+            or intent_signals._LATER_QUESTION.search(low)
         ):
             out.append((intent.QUESTION_FORM, ""))
-    if tokset & intent._YOU:
+    if tokset & intent_signals._YOU:
         out.append((intent.TO_YOU, ""))
-    out += [(intent.NEGATION, "")] * min(len(tokset & intent._NEGATIONS), 2)
-    if "?!" in text or "!?" in text or "??" in text or intent._SHOUT.search(text):
+    out += [(intent.NEGATION, "")] * min(len(tokset & intent_signals._NEGATIONS), 2)
+    if "?!" in text or "!?" in text or "??" in text or intent_signals._SHOUT.search(text):
         out.append((intent.SHOUTING, ""))
     return out
 
@@ -412,8 +412,8 @@ def generated_texts(n: int, seed: int) -> list[str]:
     pool = sorted(
         {w for s in SIGNALS for w in s.words}
         | {w for s in SIGNALS for w in re.findall(r"[a-z#]+", s.source)}
-        | intent._NEGATIONS
-        | intent._YOU
+        | intent_signals._NEGATIONS
+        | intent_signals._YOU
     )
     pool += [
         "?", "!", "?!", "...", ",", ":)", "<3", "@acme", "#fail", "#failing", "3", "2.5",
@@ -464,11 +464,11 @@ def test_fast_path_repeats_itself() -> None:
 
 
 def test_requirements_of_a_phrase() -> None:
-    req = intent._requirements(r" still (?:waiting|on hold)\b")
+    req = intent_regex._requirements(r" still (?:waiting|on hold)\b")
     assert req is not None
     conds, alternatives = req
     assert alternatives == [r" still (?:waiting|on hold)\b"]
-    x = intent._EXACT
+    x = intent_regex._EXACT
     assert {c: (exact, alts) for c, exact, alts in conds} == {
         frozenset({frozenset({x + "still"}), frozenset({x + "waiting"})}): (False, {0}),
         frozenset({frozenset({x + "still"}), frozenset({x + "on"}), frozenset({x + "hold"})}): (
@@ -477,21 +477,22 @@ def test_requirements_of_a_phrase() -> None:
         ),
     }
     # A group right after the space is split; a single word is exact (no regex runs).
-    req = intent._requirements(r" (?:fed up|wondering)\b")
+    req = intent_regex._requirements(r" (?:fed up|wondering)\b")
     assert req is not None
     conds, alternatives = req
     assert alternatives == [r" (?:fed up)\b", r" (?:wondering)\b"]
     assert (frozenset({frozenset({x + "wondering"})}), True, frozenset()) in conds
-    assert intent._requirements(r" \?") == (
+    assert intent_regex._requirements(r" \?") == (
         [(frozenset({frozenset({"?"})}), True, frozenset())],
         [r" \?"],
     )
-    assert intent._requirements("(?!)") is None
+    assert intent_regex._requirements("(?!)") is None
 
 
 def test_full_caches_start_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(intent, "_CACHE_SIZE", 40)
+    for module in (intent, intent_scan):  # the caches of both modules
+        monkeypatch.setattr(module, "_CACHE_SIZE", 40)
     for text in generated_texts(400, seed=9):
         assert [s for s, _ in signals(text)] == [s for s, _ in plain_signals(text)], text
         assert classify(text, -0.2) == plain_classify(text, -0.2), text
-    assert len(intent._CHUNKS[False]) <= 40 + 25  # one text's chunks past the limit at most
+    assert len(intent_scan._CHUNKS[False]) <= 40 + 25  # one text's chunks past the limit at most
