@@ -34,11 +34,12 @@ cursor is such a snowflake, a forward poll (timeline and search) therefore
 starts at `id_at(time_of(cursor) - overlap_seconds)` (default 15 minutes)
 rather than at the cursor; the store drops what it already holds by `uri`
 (counted as "already stored", not as new) and the saved cursor never moves
-back. Cost: the posts of the last `overlap_seconds` are read again, about one
-extra page per poll on a busy tag. The re-read gets at most `max_pages // 2`
-pages, so a tag busier than that still moves forward every poll, but then only
-the older part of the window is re-read (none at all when
-`max_pages` is 1). Known limit: a post federated later
+back. Cost: the posts of the `overlap_seconds` below the cursor are read
+again: no extra request while they fit in one page with the new posts, else
+about one extra page per `limit` (40) of them, e.g. one on a tag with 40-80
+posts per 15 minutes. The re-read gets at most `max_pages // 2` pages, so a
+tag busier than that still moves forward every poll, but then only the older
+part of the window is re-read (none when `max_pages` is 1). Known limit: a post federated later
 than `overlap_seconds` after it was written (or beyond that re-read budget) is
 still missed. Ids that are not snowflakes (Pleroma/Akkoma flake ids,
 GoToSocial ULIDs, anything non-numeric or implausible) walk from the cursor
