@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import json
 import os
 import random
@@ -188,6 +189,7 @@ def worker(config: str, db: str, source: str | None) -> None:
 
     settings = load_settings(config, environ={})
     store = Store(db)
+    gc.freeze()  # as `earful listen` does before it starts polling
     t0 = time.perf_counter()
     listen(settings, store, once=True, only=source, out=progress)
     print(json.dumps({"elapsed": time.perf_counter() - t0}))

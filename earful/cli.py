@@ -7,6 +7,7 @@ database from `--db`, `EARFUL_DATABASE_URL` or `sqlite:///data/earful.db`.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -132,6 +133,9 @@ def listen(env: Env, once: bool, only: str | None) -> None:
     if only is not None and only not in {s.key for s in settings.sources}:
         known = ", ".join(s.key for s in settings.sources) or "none configured"
         fail(f"--source: no source named {only!r} in {settings.path} (known: {known})")
+    # Everything loaded so far lives as long as the worker: keep it out of the
+    # cyclic collector's full passes (about 8% of ingest time otherwise).
+    gc.freeze()
     raise SystemExit(run_listener(settings, store, once=once, only=only))
 
 
