@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 _KEY_LEN = 4
@@ -312,6 +313,7 @@ def _complete(q: str) -> bool:
     return q.endswith((_CLOSED, _EXACT))
 
 
+@cache
 def _extend(pending: _Pending, chars: Iterable[str]) -> _Pending:
     if pending is None:
         return None
@@ -319,12 +321,14 @@ def _extend(pending: _Pending, chars: Iterable[str]) -> _Pending:
     return _close(out) if len(out) > _MAX_PENDING else out
 
 
+@cache
 def _close(pending: _Pending) -> _Pending:
     if pending is None:
         return None
     return frozenset(q if _complete(q) else q + _CLOSED for q in pending)
 
 
+@cache
 def _digit(pending: _Pending) -> _Pending:
     if pending is None:
         return None
@@ -333,6 +337,7 @@ def _digit(pending: _Pending) -> _Pending:
     )
 
 
+@cache
 def _word_end(pending: _Pending) -> _Pending:
     """At \\b: a run of ASCII letters from a token's start is the whole token
     (a token that starts with a letter is a maximal run of letters)."""
@@ -343,6 +348,7 @@ def _word_end(pending: _Pending) -> _Pending:
     )
 
 
+@cache
 def _token_end(pending: _Pending) -> _Pending:
     """At a space: the token is exactly what was read since its start."""
     if pending is None:
@@ -365,12 +371,19 @@ def _minimal(atoms: Iterable[str]) -> frozenset[str]:
 
 def _flush(groups: _Groups, pending: _Pending) -> _Groups:
     """groups and the current token's possible beginnings as one more OR-group."""
+    group = _group(pending)
+    return groups if group is None else groups | {group}
+
+
+@cache
+def _group(pending: _Pending) -> frozenset[str] | None:
+    """The current token's possible beginnings as an OR-group; None if it may begin with anything."""
     if pending is None:
-        return groups
+        return None
     atoms = {_atom(q) for q in pending}
     if "" in atoms or _EXACT in atoms:
-        return groups  # the token may begin with anything
-    return groups | {_minimal(atoms)}
+        return None
+    return _minimal(atoms)
 
 
 def _may_be_space(node: _Node) -> bool:
@@ -488,6 +501,15 @@ def _requirements(pattern: str) -> tuple[list[_Condition], list[str]] | None:
     into (see `_alternatives`). Each condition: (AND of OR-groups, exact, which
     alternatives need it); a match of one of those needs it to hold. Exact: it is
     also enough for a match. None for a pattern that never matches."""
+    try:
+        return _requirements_of(pattern)
+    finally:
+        # The memos pay off within one pattern; kept, they would hold some MB for nothing.
+        for memo in _MEMOS:
+            memo.cache_clear()
+
+
+def _requirements_of(pattern: str) -> tuple[list[_Condition], list[str]] | None:
     if pattern == "(?!)":
         return None
     needed: dict[_Groups, frozenset[int]] = {}
@@ -512,7 +534,18 @@ def _requirements(pattern: str) -> tuple[list[_Condition], list[str]] | None:
 
 
 def _sorted(conditions: Iterable[_Groups]) -> list[_Groups]:
-    return sorted(conditions, key=lambda c: sorted(map(sorted, c)))
+    return sorted(conditions, key=_order)
+
+
+@cache
+def _order(c: _Groups) -> tuple[tuple[str, ...], ...]:
+    """A term's sort key: its groups' sorted atoms, sorted (a stable order across runs)."""
+    return tuple(sorted(map(_group_order, c)))
+
+
+@cache
+def _group_order(g: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(g))
 
 
 def _simplified(conditions: dict[_Groups, frozenset[int]]) -> list[tuple[_Groups, frozenset[int]]]:
@@ -528,7 +561,7 @@ def _simplified(conditions: dict[_Groups, frozenset[int]]) -> list[tuple[_Groups
         for a in _sorted(conditions):
             if a not in conditions:
                 continue
-            for g in sorted(a, key=sorted):
+            for g in sorted(a, key=_group_order):
                 rest = a - {g}
                 b = shared.get(rest)
                 if b is None or b not in conditions:
@@ -550,8 +583,8 @@ def _absorb(conditions: dict[_Groups, frozenset[int]]) -> None:
     by_group: dict[frozenset[str], list[_Groups]] = {}
     for d in conditions:  # each term filed under one of its groups
         if d:
-            by_group.setdefault(min(d, key=sorted), []).append(d)
-    for c in sorted(conditions, key=lambda c: (len(c), sorted(map(sorted, c)))):
+            by_group.setdefault(min(d, key=_group_order), []).append(d)
+    for c in sorted(conditions, key=lambda c: (len(c), _order(c))):
         if c not in conditions:
             continue
         empty: _Groups = frozenset()
@@ -568,3 +601,8 @@ def _absorb(conditions: dict[_Groups, frozenset[int]]) -> None:
             )
         if weaker is not None:
             conditions[weaker] |= conditions.pop(c)
+
+
+# Pure functions of hashable arguments, memoised while a pattern is read: the same
+# few beginnings and terms recur thousands of times in a long alternation.
+_MEMOS = (_extend, _close, _digit, _word_end, _token_end, _group, _order, _group_order)
