@@ -12,8 +12,10 @@ over the hand-written patterns of `earful.intent_signals`:
   (`_parse`, `_walk`) and simplified (`_simplified`, `_absorb`). `earful.intent_scan`
   turns those conditions into bits, so a regex runs only when one holds.
 
-Only the regex syntax the signals use is supported; anything else raises
-ValueError at import rather than giving a wrong condition.
+`_parse` knows only the regex syntax the signals use and raises ValueError on
+anything else, so a new pattern fails at import instead of getting a wrong
+condition. The analysis costs about 0.1 s at import; the pure steps are
+memoised while one pattern is read (`_MEMOS`), which made it about 5x cheaper.
 """
 
 from __future__ import annotations
