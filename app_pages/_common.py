@@ -261,14 +261,22 @@ def demo_badge(present: bool) -> None:
         )
 
 
-def source_warnings(url: str, limit: int = 3) -> None:
-    """One line per failing source (from source_health), pointing at the Sources page."""
-    for name, err in read(url, "failing_sources")[:limit]:
-        st.warning(
-            f"Source **{escape_md(name)}** is failing ({escape_md(err[:160]) or 'no detail'}). "
-            "Open the **Sources** page to see why.",
-            icon=":material/sensors_off:",
+def source_warnings(url: str, limit: int = 5) -> None:
+    """One warning naming every failing source (from source_health), pointing at Sources."""
+    failing = read(url, "failing_sources")
+    if len(failing) == 1:
+        name, err = failing[0]
+        text = f"Source **{escape_md(name)}** is failing ({escape_md(err[:160]) or 'no detail'}). "
+    elif failing:
+        named = ", ".join(
+            f"**{escape_md(name)}** ({escape_md(err.split(' (', 1)[0][:80]) or 'no detail'})"
+            for name, err in failing[:limit]
         )
+        more = f" and {len(failing) - limit} more" if len(failing) > limit else ""
+        text = f"{len(failing)} sources are failing: {named}{more}. "
+    else:
+        return
+    st.warning(text + "Open the **Sources** page to see why.", icon=":material/sensors_off:")
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -212,6 +212,29 @@ def test_failing_source_points_to_the_sources_page(env):
         assert "Sources" in warn and "\\<script\\>" in warn
 
 
+def test_several_failing_sources_share_one_warning_naming_each(env):
+    from earful.schema import source_health
+
+    seeded(env, hours=2)
+    names = [f"feed{i}" for i in range(7)]
+    with env.write() as conn:
+        for n in names:
+            conn.execute(
+                source_health.insert().values(
+                    source=n,
+                    platform="rss",
+                    consecutive_failures=1,
+                    last_error=f"cannot reach the server ({n}.example: ConnectError)",
+                )
+            )
+    at = page("overview")
+    assert not at.exception, at.exception
+    warns = [w.body for w in at.warning if "failing" in w.body]
+    assert len(warns) == 1
+    assert warns[0].startswith("7 sources are failing: **feed0** (cannot reach the server)")
+    assert "**feed4**" in warns[0] and "feed5" not in warns[0] and "and 2 more" in warns[0]
+
+
 @pytest.mark.parametrize("name,prefix", [("overview", "ov_"), ("mentions", "mn_")])
 def test_custom_period_and_no_widget_warnings(env, name, prefix):
     seeded(env, hours=30)
