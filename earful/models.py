@@ -77,7 +77,7 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One unit of listener output, stored in one transaction with its cursor.
+    """One unit of listener output, stored in the same transaction as its cursor.
 
     `cursor` is what the poller saves after storing `mentions` (None: keep the
     old one). `skipped` counts malformed items the listener dropped. `done`

@@ -2,8 +2,9 @@
 
 A listener receives an `httpx.Client` (it never builds one), the source's
 config and its secrets, and for one `Query` yields `Page`s: mentions plus the
-cursor to save after storing them. The poller stores each page and its cursor
-in one transaction, so a crash between pages loses nothing and doubles nothing.
+cursor to save after storing them. The poller stores a page's mentions and its
+cursor in one transaction (consecutive pages of a walk may share it, with the
+newest cursor), so a crash between pages loses nothing and doubles nothing.
 
 Failures are raised as `SourceError` with a `kind` the health table and the
 dashboard understand.
