@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,10 @@ def _insert(dialect: str, table: sa.Table) -> Any:
 
 
 def hour_of(dt: datetime) -> datetime:
+    """The UTC hour a time falls in (an aware time in another zone is converted first:
+    14:45+05:30 is in the 09:00 UTC hour, not at 08:30 UTC)."""
+    if dt.tzinfo is not None and dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
     return dt.replace(minute=0, second=0, microsecond=0)
 
 
@@ -297,6 +301,9 @@ class Store:
         return out
 
     def _add_to_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
+        if self.dialect == "sqlite":
+            self._add_to_sqlite_rollup(conn, new)
+            return
         agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
         for m in new:
             a = agg[(hour_of(m.created_at), m.matched or "", m.platform, m.label or "unscored")]
@@ -323,6 +330,21 @@ class Store:
                 }
                 for (h, e, p, lab), v in sorted(agg.items())
             ],
+        )
+
+    def _add_to_sqlite_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
+        """`_add_to_rollup` on SQLite: hours keyed by their stored text (a slice of the
+        timestamp's text, no datetime arithmetic), one driver executemany."""
+        agg: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+        for m in new:
+            text = sqlite_utc_text(m.created_at) or ""
+            a = agg[
+                (text[:13] + _SQLITE_HOUR_TAIL, m.matched or "", m.platform, m.label or "unscored")
+            ]
+            a[0] += 1
+            a[1] += m.compound or 0.0
+        conn.exec_driver_sql(
+            _SQLITE_ROLLUP, [(*k, int(v[0]), v[1]) for k, v in sorted(agg.items())]
         )
 
     def _enqueue(self, conn: Connection, new: Sequence[tuple[int, Mention]], now: datetime) -> None:
@@ -427,6 +449,16 @@ _MENTION_COLUMNS: tuple[str, ...] = (
     "reason",
     "priority",
     "is_demo",
+)
+
+
+# An hour as UTCDateTime stores it on SQLite: "YYYY-MM-DD HH" + this.
+_SQLITE_HOUR_TAIL = ":00:00.000000"
+_SQLITE_ROLLUP = (
+    "INSERT INTO rollup_hourly (hour, matched, platform, label, n, compound_sum)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hour, matched, platform, label) DO UPDATE"
+    " SET n = rollup_hourly.n + excluded.n,"
+    " compound_sum = rollup_hourly.compound_sum + excluded.compound_sum"
 )
 
 

@@ -142,6 +142,9 @@ def test_rebuild_rollup_matches_incremental(any_store):
         )
         for i in range(40)
     ]
+    # a half-hour offset: bucketed by its UTC hour, as the rebuild does
+    ist = timezone(timedelta(hours=5, minutes=30))
+    batch += [mk(100 + i, at=(T0 + timedelta(minutes=20 * i)).astimezone(ist)) for i in range(6)]
     any_store.save_page("mastodon", "Acme", batch[:25], None)
     any_store.save_page("mastodon", "Acme", batch[20:], None)
     incremental = rollup(any_store)
