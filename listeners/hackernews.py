@@ -4,8 +4,9 @@ Endpoint: `GET {base_url}/api/v1/search_by_date?query="TERM"&tags=(story,comment
 &numericFilters=created_at_i>L,created_at_i<=U&hitsPerPage=100&page=N`
 (base_url default https://hn.algolia.com), newest first.
 Auth: none. Limits: 10,000 requests per hour per IP; at most 1,000 hits per
-query (nbPages x hitsPerPage), so when a window holds more, the walk narrows
-its upper bound to the oldest hit seen and starts again at page 0.
+query, so when a window holds more (fewer hits served than nbHits, or 1,000
+served: nbHits may be an estimate), the walk narrows its upper bound to the
+oldest hit seen and starts again at page 0.
 Cursor: `{"watermark": U}` (epoch seconds: every hit created at or before U
 has been fetched). A poll walks the window (watermark - overlap, now]; while
 it walks, the cursor also holds `walk` (bounds, term, page), so a crash
@@ -28,6 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from earful.models import Mention, Page, new_mention
 from listeners._http import get_json, html_to_text, iso, search_terms, term_search
 from listeners.base import MALFORMED, Listener, Query, SourceError
+
+# Algolia serves at most this many hits per query (paginationLimitedTo), whatever
+# nbHits says: a window holding more is narrowed, never paged past the limit.
+PAGINATION_LIMIT = 1000
 
 
 class HackerNewsOptions(BaseModel):
@@ -153,7 +158,7 @@ class HackerNewsListener(Listener):
                 },
             )
             mentions, skipped = parse(payload)
-            if not payload["hits"] and walk["page"] + 1 < int(payload.get("nbPages") or 0):
+            if not payload["hits"] and walk["page"] + 1 < _count(payload, "nbPages"):
                 # An empty page inside the result set is a glitch: retry, never skip ahead.
                 raise SourceError(
                     "bad_payload",
@@ -172,18 +177,43 @@ class HackerNewsListener(Listener):
     def _advance(walk: dict[str, Any], payload: dict[str, Any], n_terms: int) -> dict[str, Any]:
         """The next request of the walk: next page, a narrower window, or the next term."""
         walk = dict(walk)
-        hits = [h for h in payload.get("hits") or [] if isinstance(h, dict)]
-        nb_pages = int(payload.get("nbPages") or 0)
-        per = int(payload.get("hitsPerPage") or len(hits) or 1)
-        nb_hits = int(payload.get("nbHits") or 0)
+        raw_hits = payload.get("hits") or []
+        hits = [h for h in raw_hits if isinstance(h, dict)]
+        nb_pages = _count(payload, "nbPages")
+        per = _count(payload, "hitsPerPage") or len(raw_hits) or 1
+        nb_hits = _count(payload, "nbHits")
+        # Hits served in this window so far. Cursors saved before `seen` existed
+        # estimate it from the page number (every earlier page was full).
+        seen = int(walk.get("seen", walk["page"] * per)) + len(raw_hits)
         if hits and walk["page"] + 1 < nb_pages:
-            walk["page"] += 1
+            walk.update(page=walk["page"] + 1, seen=seen)
             return walk
-        if hits and nb_hits > nb_pages * per:  # capped: restart below the oldest hit seen
-            times = [int(h["created_at_i"]) for h in hits if h.get("created_at_i") is not None]
+        # Capped: fewer hits served than the window holds. nbPages x hitsPerPage
+        # is no measure of that (hitsPerPage=300 gives 4 pages, 1,200 > 1,000
+        # served), and nbHits may be an estimate, so reaching the pagination
+        # limit counts as capped too: restart below the oldest hit seen.
+        if hits and (nb_hits > seen or seen >= PAGINATION_LIMIT):
+            times = [t for t in map(_epoch_i, hits) if t is not None]
             oldest = min(times) if times else walk["upper"]
             if oldest < walk["upper"]:
-                walk.update(upper=oldest, page=0)
+                walk.update(upper=oldest, page=0, seen=0)
                 return walk
-        walk.update(term=walk["term"] + 1, page=0, upper=walk["top"])
+        walk.update(term=walk["term"] + 1, page=0, upper=walk["top"], seen=0)
         return walk
+
+
+def _count(payload: dict[str, Any], key: str) -> int:
+    """An envelope count (nbPages, nbHits...) as an int; a garbled one is a bad payload."""
+    try:
+        return int(payload.get(key) or 0)
+    except MALFORMED as exc:
+        raise SourceError("bad_payload", f"Algolia {key} is {payload.get(key)!r}") from exc
+
+
+def _epoch_i(hit: dict[str, Any]) -> int | None:
+    """A hit's created_at_i, or None when it is missing or garbled (that hit is skipped by
+    `parse`; it must not stop the walk)."""
+    try:
+        return int(float(hit["created_at_i"]))
+    except MALFORMED:
+        return None

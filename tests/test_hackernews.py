@@ -247,6 +247,40 @@ def test_result_cap_narrows_the_window(srv, store):
     assert len(stored(store, as_set=True)) == 250
 
 
+def test_result_cap_is_found_when_hits_per_page_does_not_divide_it(srv, store):
+    # 1,100 hits, 300 a page: Algolia serves 4 pages (1,200 > 1,100 by nbPages x
+    # hitsPerPage) but stops at hit 1,000. The last 100 come from a narrower window.
+    fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 1101)])
+    srv.route(PATH, fake)
+    listen_once(hn_settings(srv.url, hits_per_page=300), store, now=NOW, timeout=5)
+    assert len(stored(store, as_set=True)) == 1100
+
+
+def test_result_cap_is_found_when_nbhits_is_an_estimate(srv, store):
+    # exhaustiveNbHits=false: nbHits may say 1,000 for a window that holds 1,200.
+    fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 1201)])
+    srv.route(PATH, lambda req: {**fake(req), "nbHits": 1000, "exhaustiveNbHits": False})
+    listen_once(hn_settings(srv.url), store, now=NOW, timeout=5)
+    assert len(stored(store, as_set=True)) == 1200
+
+
+def test_a_garbled_timestamp_on_a_capped_page_does_not_stop_the_walk(srv, store):
+    fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 151)], cap=100)
+    bad = {**hn_hit("bad", T - 5, "acme garbled"), "created_at_i": "soon"}
+    fake.page_hook = lambda req, hits: [*hits, bad]
+    srv.route(PATH, fake)
+    lines = listen_once(hn_settings(srv.url, hits_per_page=50), store, now=NOW, timeout=2)
+    assert len(stored(store, as_set=True)) == 150
+    assert lines[0].startswith("hackernews: ok"), lines
+
+
+def test_a_garbled_envelope_count_is_a_bad_payload(srv, store):
+    srv.route(PATH, {"hits": [hn_hit(1, T - 5, "acme")], "nbPages": "many", "nbHits": 1})
+    lines = listen_once(hn_settings(srv.url), store, now=NOW, timeout=2)
+    assert "could not read" in lines[0], lines
+    assert stored(store) == []
+
+
 def test_crash_mid_walk_resumes_from_saved_page(srv, store):
     fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 301)])
     srv.route(PATH, fake)
