@@ -16,14 +16,21 @@ tries the public host and, on 403, reports "needs credentials".
 
 Limits: PDS 3000 requests / 5 min per IP; `RateLimit-Reset` is epoch seconds.
 
-Cursor: `{"since": ISO}`, the newest `indexedAt` stored (server time; clients
-may set any `createdAt`). A poll asks for `since = watermark - overlap`,
-walks pages newest first (cursor paging only when logged in) down to that
-bound, deduplicates by at-URI, and moves the watermark only after every page
-is stored. A walk cut short by `max_pages` keeps the old watermark, so the
-next poll refetches rather than leaves a gap. Without a session the public
-host serves one page (`limit` posts) per term and poll: busier terms need
-credentials to be heard completely.
+Cursor: `{"since": ISO}`, the newest sortAt stored. sortAt is
+min(createdAt, indexedAt): what `since`/`until` compare and `sort=latest`
+orders by, so the watermark lives in the same time as the filter (an
+indexedAt watermark runs ahead of it and skips posts the AppView indexes
+late). Clients may set any `createdAt`; the min with indexedAt clamps future
+ones. A poll asks for `since = watermark - overlap`, walks pages newest first
+down to that bound, deduplicates by at-URI, and moves the watermark only
+after every page is stored. Logged in, pages follow `cursor`; where there is
+none to follow (the public host refuses cursors, or a full page came without
+one) the next page asks `until` = the oldest sortAt seen plus 1 ms (`until`
+is exclusive; posts sharing that millisecond come back and are deduplicated).
+A walk cut short by `max_pages`, or stuck on more than `limit` posts in one
+millisecond, keeps the old watermark, so the next poll refetches rather than
+leaves a gap. If the public host refuses an `until` page too, the walk ends
+where the host let it see.
 external_id = at-URI; native_id = "uri|cid" (a reply needs both).
 """
 
@@ -31,7 +38,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -117,6 +124,17 @@ def indexed_at(post: Any) -> datetime | None:
         return _http.iso(post["indexedAt"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def sort_at(post: Any) -> datetime | None:
+    """Bluesky's sortAt, min(createdAt, indexedAt): the time `since`, `until` and `latest` use."""
+    indexed = indexed_at(post)
+    if indexed is None:
+        return None
+    try:
+        return min(_http.iso(post["record"]["createdAt"]), indexed)
+    except (KeyError, TypeError, ValueError):
+        return indexed
 
 
 def search_queries(query: Query) -> list[str]:
@@ -274,32 +292,69 @@ class BlueskyListener(Listener):
         newest = watermark
         complete = True
         for q in search_queries(query):
-            page_cursor: str | None = None
-            for _page in range(self.options.max_pages):
-                params: dict[str, Any] = {
-                    "q": q,
-                    "sort": "latest",
-                    "limit": self.options.limit,
-                    "since": _iso(lower),
-                }
-                if page_cursor:
-                    params["cursor"] = page_cursor
-                data = self._get("app.bsky.feed.searchPosts", params)
-                posts = data.get("posts") if isinstance(data, dict) else None
-                stamps = [t for t in map(indexed_at, posts or []) if t is not None]
-                dids = [p["author"]["did"] for p in posts or [] if _has_did(p)]
-                mentions, skipped = parse(data, self._followers(dids), self.ctx.source.key)
-                newest = max([*stamps, *([newest] if newest else [])], default=None)
-                if watermark is None:  # backfill: nothing older than the window
-                    mentions = [m for m in mentions if m.created_at >= lower]
-                yield Page(mentions, None, skipped)
-                page_cursor = data.get("cursor") if self._credentials() else None
-                if not posts or not page_cursor or min(stamps, default=lower) < lower:
-                    break
-            else:
-                complete = False
+            seen, reached = yield from self._walk(q, lower, backfill=watermark is None)
+            newest = max([*([seen] if seen else []), *([newest] if newest else [])], default=None)
+            complete = complete and reached
         keep = newest if complete else watermark
         yield Page([], {"since": _iso(keep)} if keep else None, done=True)
+
+    def _walk(
+        self, q: str, lower: datetime, backfill: bool
+    ) -> Generator[Page, None, tuple[datetime | None, bool]]:
+        """One term newest first down to `lower`: returns (newest sortAt seen, bound reached)."""
+        logged_in = self._credentials() is not None
+        page_cursor: str | None = None
+        until: datetime | None = None
+        uris: set[str] = set()
+        newest: datetime | None = None
+        for _page in range(self.options.max_pages):
+            params: dict[str, Any] = {
+                "q": q,
+                "sort": "latest",
+                "limit": self.options.limit,
+                "since": _iso(lower),
+            }
+            if page_cursor:
+                params["cursor"] = page_cursor
+            elif until is not None:
+                params["until"] = _iso(until)
+            try:
+                data = self._get("app.bsky.feed.searchPosts", params)
+            except SourceError as exc:
+                if until is None or logged_in or exc.kind != "needs_credentials":
+                    raise
+                return newest, True  # the public host will not page back: as far as it lets us
+            posts = data.get("posts") if isinstance(data, dict) else None
+            stamps = [t for t in map(sort_at, posts or []) if t is not None]
+            dids = [p["author"]["did"] for p in posts or [] if _has_did(p)]
+            mentions, skipped = parse(data, self._followers(dids), self.ctx.source.key)
+            # nothing older than a backfill's window; nothing this walk already yielded
+            mentions = [
+                m
+                for m in mentions
+                if m.external_id not in uris and (not backfill or m.created_at >= lower)
+            ]
+            yield Page(mentions, None, skipped)
+            fresh = {m.external_id for m in mentions}
+            uris.update(fresh)
+            newest = max([*stamps, *([newest] if newest else [])], default=None)
+            oldest = min(stamps, default=None)
+            if not posts or oldest is None or oldest < lower:
+                return newest, True
+            more = data.get("cursor")
+            if logged_in and isinstance(more, str) and more:
+                page_cursor = more
+                continue
+            if not more and len(posts) < self.options.limit:
+                return newest, True  # a short page with no cursor: the server has no more
+            if not fresh and until is not None:
+                return newest, False  # more than `limit` posts in one millisecond: stuck
+            # `until` is exclusive: 1 ms above the oldest brings back its millisecond's posts
+            page_cursor = None
+            until = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(
+                milliseconds=1
+            )
+        return newest, False
 
 
 def _has_did(post: Any) -> bool:
@@ -308,4 +363,4 @@ def _has_did(post: Any) -> bool:
     )
 
 
-__all__ = ["BlueskyListener", "jwt_expiry", "parse", "parse_post", "web_url"]
+__all__ = ["BlueskyListener", "jwt_expiry", "parse", "parse_post", "sort_at", "web_url"]

@@ -14,7 +14,7 @@ from localserver import LocalServer, Reply
 from earful.config import settings_from_dict
 from listeners import _http
 from listeners.base import Context, Query, SourceError
-from listeners.bluesky import BlueskyListener, jwt_expiry, parse, web_url
+from listeners.bluesky import BlueskyListener, jwt_expiry, parse, sort_at, web_url
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
@@ -91,7 +91,8 @@ def post(n: int, minutes_ago: float, text: str = "acme is great", author: int | 
 
 
 class FakeAppView:
-    """searchPosts (latest first, `since` inclusive on indexedAt, cursor = offset), getProfiles,
+    """searchPosts (latest first by sortAt, `since` inclusive and `until` exclusive on sortAt,
+    cursor = offset), getProfiles,
     createSession/refreshSession with JWTs; cursor paging only for authenticated calls."""
 
     def __init__(self, posts=(), lifetime=timedelta(hours=2)):
@@ -99,6 +100,7 @@ class FakeAppView:
         self.lifetime = lifetime
         self.issued = 0
         self.valid: set[str] = set()
+        self.refuse_until = False  # a public host that refuses `until` as it refuses cursors
 
     def install(self, srv):
         srv.route(SEARCH, self.search)
@@ -128,11 +130,15 @@ class FakeAppView:
         if auth and auth not in self.valid:
             return Reply(400, {"error": "ExpiredToken"})
         q = (req.arg("q") or "").strip('"').lower()
-        since = req.arg("since")
+        since, until = req.arg("since"), req.arg("until")
         hits = [p for p in self.posts if q in p["record"]["text"].lower()]
-        if since:
-            hits = [p for p in hits if _http.iso(p["indexedAt"]) >= _http.iso(since)]
-        hits.sort(key=lambda p: p["indexedAt"], reverse=True)
+        if since:  # inclusive, on sortAt
+            hits = [p for p in hits if sort_at(p) >= _http.iso(since)]
+        if until:  # exclusive, on sortAt
+            if self.refuse_until and not auth:
+                return Reply(403, "Request forbidden by administrative rules")
+            hits = [p for p in hits if sort_at(p) < _http.iso(until)]
+        hits.sort(key=sort_at, reverse=True)
         start = int(req.arg("cursor") or 0)
         if start and not auth:
             return Reply(403, "Request forbidden by administrative rules")
@@ -266,7 +272,9 @@ def test_search_params_paging_followers_and_watermark():
         got = [m.external_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(p["uri"] for p in posts)  # all 150, none twice
         searches = srv.served(SEARCH)
-        assert [r.arg("cursor") for r in searches] == [None, "50", "100"]
+        # the last page was full without a cursor: one `until` page confirms the end
+        assert [r.arg("cursor") for r in searches] == [None, "50", "100", None]
+        assert searches[-1].arg("until") == "2026-11-25T09:40:00.001Z"  # oldest + 1 ms
         first = searches[0]
         assert first.arg("q") == "acme" and first.arg("sort") == "latest"
         assert first.arg("limit") == "50"
@@ -311,15 +319,65 @@ def test_without_credentials_uses_the_public_host_and_403_needs_credentials():
         assert not srv.served(CREATE)
 
 
-def test_without_credentials_one_page_and_no_cursor():
+def test_without_credentials_pages_back_with_until_instead_of_a_cursor():
     with LocalServer() as srv:
-        FakeAppView([post(n, 50 - n) for n in range(40)]).install(srv)
+        posts = [post(n, 50 - n) for n in range(40)]
+        FakeAppView(posts).install(srv)
         listener = make(srv.url, limit=25)
         pages, cursor = run(listener, None)
-        assert len(srv.served(SEARCH)) == 1  # the public host refuses cursors
-        assert srv.served(SEARCH)[0].arg("cursor") is None
+        searches = srv.served(SEARCH)
+        assert [r.arg("cursor") for r in searches] == [None, None]  # the public host refuses them
+        assert searches[0].arg("until") is None
+        assert searches[1].arg("until") == post(15, 35)["indexedAt"].replace(".000Z", ".001Z")
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(p["uri"] for p in posts)  # all 40, not the newest 25
+        assert cursor == {"since": post(39, 11)["indexedAt"]}
+
+
+def test_a_public_host_that_refuses_until_too_keeps_what_it_served():
+    with LocalServer() as srv:
+        fake = FakeAppView([post(n, 50 - n) for n in range(40)])
+        fake.refuse_until = True
+        fake.install(srv)
+        pages, cursor = run(make(srv.url, limit=25), None)
+        assert len(srv.served(SEARCH)) == 2
         assert len([m for p in pages for m in p.mentions]) == 25
         assert cursor == {"since": post(39, 11)["indexedAt"]}
+
+
+def test_more_posts_in_one_millisecond_than_a_page_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        same = [post(n, 30) for n in range(30)]  # 30 posts, one sortAt, pages of 10
+        FakeAppView(same).install(srv)
+        old = {"since": "2026-11-25T12:00:00.000Z"}
+        pages, cursor = run(make(srv.url, limit=10), old)
+        assert cursor == old  # stuck on one millisecond: moving on would leave a gap
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert len(got) == len(set(got)) == 10  # the refetched millisecond is not yielded twice
+
+
+def late(n: int, created_minutes_ago: float, indexed_minutes_ago: float) -> dict:
+    p = post(n, indexed_minutes_ago)
+    at = NOW - timedelta(minutes=created_minutes_ago)
+    p["record"]["createdAt"] = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return p
+
+
+def test_the_watermark_is_sort_at_so_posts_indexed_late_are_not_skipped():
+    # The AppView filters `since` on sortAt = min(createdAt, indexedAt). A watermark on
+    # indexedAt runs ahead of that: a post written before it but indexed after the poll
+    # would fall below `since - overlap` and never be returned.
+    with LocalServer() as srv:
+        fake = FakeAppView([late(1, created_minutes_ago=20, indexed_minutes_ago=2)])
+        fake.install(srv)
+        listener = logged_in(srv.url)
+        _, cursor = run(listener, {"since": "2026-11-25T12:00:00.000Z"})
+        assert cursor == {"since": "2026-11-25T12:40:00.000Z"}  # its createdAt, not indexedAt
+        fake.posts.append(late(2, created_minutes_ago=15, indexed_minutes_ago=-1))
+        pages, _ = run(listener, cursor)
+        assert srv.served(SEARCH)[-1].arg("since") == "2026-11-25T12:35:00.000Z"
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert late(2, 15, -1)["uri"] in got
 
 
 # -- end to end through the poller ----------------------------------------------
