@@ -8,11 +8,15 @@ The version is detected once per process from `/api/v3/site` (`version`); a
 Auth: none for public content. Limits: per instance and IP (default 60
 searches per 600 s), 429 when exceeded; one poll costs one search per page
 per (term, type).
+Lemmy 1.0 names the timestamp `published_at`, keeps score and comment counts
+in the item itself, and may answer with one `search` list of views tagged
+`type_` ("post", "comment", ...) instead of `posts`/`comments`: all are read.
 Cursor: `{"watermark": ISO}` = the newest `published` seen by the last
-complete walk. A poll walks pages newest first and stops at the page that
-reaches watermark - overlap (federated items can arrive a little late; the
-first poll walks at most `max_pages` per term and type); while
-walking, `walk` (step, page, newest seen) is saved too, so a crash resumes the
+complete walk, never later than the time that walk started (a post dated in
+the future by a skewed origin server must not hide what comes after it).
+A poll walks pages newest first and stops at the page that reaches
+watermark - overlap (federated items can arrive a little late; the first poll
+walks at most `max_pages` per term and type); while walking, `walk` (step, page, newest seen) is saved too, so a crash resumes the
 walk. Numeric ids are instance-local: the key is `ap_id`, so the same post
 seen through several instances (several sources) is stored once. Deleted and
 removed items are dropped.
@@ -29,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners._http import get_json, iso, request, search_terms, text_matches
-from listeners.base import Listener, Query, SourceError
+from listeners.base import MALFORMED, Listener, Query, SourceError
 
 TYPES = ("Posts", "Comments")
 
@@ -55,12 +59,23 @@ def _author(creator: dict[str, Any]) -> str:
     return f"{name}@{host}" if host else name
 
 
+def _published(item: dict[str, Any]) -> Any:
+    # Lemmy 1.0 renamed `published` to `published_at` (and `updated` to `updated_at`).
+    return item["published_at"] if "published_at" in item else item["published"]
+
+
+def _counts(view: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    # 0.19 has a separate `counts` object; Lemmy 1.0 moved score/comments into the item.
+    counts = view.get("counts")
+    return counts if isinstance(counts, dict) else item
+
+
 def _post(view: dict[str, Any], base: str) -> Mention | None:
     post = view["post"]
     if post.get("deleted") or post.get("removed"):
         return None
     text = "\n\n".join(p for p in (post.get("name") or "", post.get("body") or "") if p)
-    counts = view.get("counts") or {}
+    counts = _counts(view, post)
     return new_mention(
         platform="lemmy",
         external_id=str(post["ap_id"]),
@@ -68,7 +83,7 @@ def _post(view: dict[str, Any], base: str) -> Mention | None:
         url=str(post["ap_id"]),
         author=_author(view.get("creator") or {}),
         text=text,
-        created_at=iso(post["published"]),
+        created_at=iso(_published(post)),
         thread_id=str(post["ap_id"]),
         engagement=int(counts.get("score") or 0) + int(counts.get("comments") or 0),
         raw=view,
@@ -82,7 +97,7 @@ def _comment(view: dict[str, Any], base: str) -> Mention | None:
     path = str(c.get("path") or "").split(".")
     parent = path[-2] if len(path) >= 3 else None  # "0.<parent>.<id>"
     post = view.get("post") or {}
-    counts = view.get("counts") or {}
+    counts = _counts(view, c)
     return new_mention(
         platform="lemmy",
         external_id=str(c["ap_id"]),
@@ -90,12 +105,39 @@ def _comment(view: dict[str, Any], base: str) -> Mention | None:
         url=str(c["ap_id"]),
         author=_author(view.get("creator") or {}),
         text=str(c.get("content") or ""),
-        created_at=iso(c["published"]),
+        created_at=iso(_published(c)),
         in_reply_to=f"{base}/comment/{parent}" if parent else post.get("ap_id"),
         thread_id=post.get("ap_id") or (f"{base}/post/{c['post_id']}" if "post_id" in c else None),
         engagement=int(counts.get("score") or 0),
         raw=view,
     )
+
+
+def _views(payload: dict[str, Any]) -> tuple[dict[str, list[Any]], int]:
+    """A search response -> ({"posts": [...], "comments": [...]}, lists that were not lists).
+
+    Two shapes: separate `posts`/`comments` lists (0.19, and Lemmy 1.0 per the
+    reference), or one `search` list of views tagged `type_` "post"/"comment"
+    (lemmy-js-client's SearchCombinedView for 1.0); communities and users are ignored.
+    """
+    views: dict[str, list[Any]] = {"posts": [], "comments": []}
+    bad = 0
+    for key in views:
+        items = payload.get(key) or []
+        if isinstance(items, list):
+            views[key].extend(items)
+        else:
+            bad += 1
+    combined = payload.get("search") or []
+    if not isinstance(combined, list):
+        return views, bad + 1
+    for view in combined:
+        tag = str(view.get("type_") or "").lower() if isinstance(view, dict) else ""
+        if tag in ("post", "comment"):
+            views[tag + "s"].append(view)
+        elif tag not in ("community", "person", "multi_community"):
+            bad += 1  # untagged or unknown: counted as malformed, never guessed
+    return views, bad
 
 
 def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
@@ -104,22 +146,30 @@ def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
         raise SourceError("bad_payload", "Lemmy search response is not a JSON object")
     out: list[Mention] = []
     seen: set[str] = set()
-    skipped = 0
+    views, skipped = _views(payload)
     for key, build in (("posts", _post), ("comments", _comment)):
-        items = payload.get(key) or []
-        if not isinstance(items, list):
-            skipped += 1
-            continue
-        for view in items:
+        for view in views[key]:
             try:
                 m = build(view, base)
-            except (KeyError, TypeError, ValueError, AttributeError):
+            except MALFORMED:  # one bad item (even an infinite score) never sinks the page
                 skipped += 1
                 continue
             if m is not None and m.external_id not in seen:
                 seen.add(m.external_id)
                 out.append(m)
     return out, skipped
+
+
+def _not_after(newest: str | None, started: str | None) -> str | None:
+    """The watermark to save: the newest `published` seen, never later than the walk's start.
+
+    `published` comes from the origin instance's clock: one post dated in the
+    future (a skewed or hostile server) would otherwise lift the watermark past
+    every real post still to come, and each later walk would stop at page 1.
+    """
+    if newest is None or (started is not None and iso(newest) > iso(started)):
+        return started
+    return newest
 
 
 class LemmyListener(Listener):
@@ -188,7 +238,7 @@ class LemmyListener(Listener):
                 url = f"{self.base_url}/api/v3/search"
             payload = get_json(self.ctx, url, params=params)
             mentions, skipped = parse(payload, self.base_url)
-            n_items = len(payload.get(kind.lower()) or [])
+            n_items = len(_views(payload)[0][kind.lower()])
             if mentions:
                 newest = max(m.created_at for m in mentions)
                 if walk["newest"] is None or newest > iso(walk["newest"]):
@@ -209,7 +259,7 @@ class LemmyListener(Listener):
             else:
                 walk.update(step=walk["step"] + 1, page=1, page_cursor=None)
             if walk["step"] >= len(steps):
-                done = {"watermark": walk["newest"] or walk.get("started")}
+                done = {"watermark": _not_after(walk["newest"], walk.get("started"))}
                 yield Page(mentions, done, skipped, done=True)
                 return
             yield Page(mentions, {"watermark": watermark, "walk": walk}, skipped)

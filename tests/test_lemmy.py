@@ -57,6 +57,33 @@ def test_parse_v4_envelope_and_nested_reply():
     assert comment.in_reply_to == "https://lemmy.example/comment/9918000"
 
 
+def test_parse_lemmy_1_combined_search_list():
+    # Lemmy 1.0: one `search` list tagged by type_, `published_at`, counts inside the item,
+    # `ap_id` instead of `actor_id` on the creator. Same mentions as the 0.19 shape.
+    ms, skipped = parse(load("search_v4_combined.json"), "https://lemmy.example")
+    want, _ = parse(load("search_v4.json"), "https://lemmy.example")
+    assert skipped == 0 and len(ms) == 2  # the community result is not a mention
+    keys = ("external_id", "created_at", "engagement", "author", "in_reply_to", "thread_id", "text")
+    assert [[getattr(m, k) for k in keys] for m in ms] == [
+        [getattr(m, k) for k in keys] for m in want
+    ]
+    assert ms[0].created_at == datetime(2026, 8, 20, 14, 2, 31, 771022, tzinfo=UTC)
+    assert ms[0].engagement == 17 + 4 and ms[1].author == "grumpy_cat@other.example"
+    # the same 1.0 items in separate posts/comments lists (the envelope the reference names)
+    items = load("search_v4_combined.json")["search"]
+    split = {k + "s": [v for v in items if v["type_"] == k] for k in ("post", "comment")}
+    assert [m.created_at for m in parse(split, "https://lemmy.example")[0]] == [
+        m.created_at for m in want
+    ]
+
+
+def test_parse_skips_an_item_with_an_infinite_score_not_the_page():
+    payload = load("search_v3.json")
+    payload["posts"][0]["counts"]["score"] = float("inf")  # json.loads accepts Infinity
+    ms, skipped = parse(payload, "https://lemmy.example")
+    assert skipped == 1 and [m.external_id for m in ms] == ["https://other.example/comment/4412907"]
+
+
 def test_parse_rejects_non_object():
     with pytest.raises(SourceError):
         parse(["not", "an", "object"])
@@ -267,3 +294,51 @@ def test_later_polls_walk_past_max_pages_until_the_watermark(srv, store):
     fake.posts += burst
     run(srv, store, clock=NOW + timedelta(hours=1), limit=5, max_pages=2)
     assert len(stored(store, as_set=True)) == 39  # nothing lost although 8 pages were needed
+
+
+def lemmy_1(view: dict, tag: str) -> dict:
+    """A 0.19 view as Lemmy 1.0 serves it in a combined `search` list."""
+    v = copy.deepcopy(view)
+    inner = v[tag]
+    inner["published_at"] = inner.pop("published")
+    inner.update(v.pop("counts", {}))
+    return {"type_": tag, **v}
+
+
+def test_lemmy_1_combined_search_list_is_paged_to_the_end(srv, store):
+    posts = [post_view(i, NOW - timedelta(minutes=i), f"acme {i}") for i in range(1, 8)]
+    fake = LemmyFake(posts=posts, version="1.0.0", v4=True)
+    fake.install(srv)
+
+    def combined(req):
+        out = fake.v4_search(req)
+        tag = "post" if "posts" in out else "comment"
+        views = out.pop(tag + "s")
+        return {**out, "search": [lemmy_1(v, tag) for v in views]}
+
+    srv.route("/api/v4/search", combined)
+    run(srv, store, limit=3)
+    assert len(stored(store, as_set=True)) == 7  # three pages, every post
+
+
+def test_a_future_dated_post_does_not_lift_the_watermark(srv, store):
+    # `published` is the origin server's clock: one post dated a year ahead must not
+    # make later polls stop at page 1 while new posts fill pages 2, 3...
+    fake = LemmyFake(
+        posts=[
+            post_view(1, NOW - timedelta(hours=1), "acme first"),
+            post_view(2, NOW + timedelta(days=365), "acme from a skewed clock"),
+        ]
+    )
+    fake.install(srv)
+    run(srv, store, limit=5)
+    fake.posts += [post_view(i, NOW + timedelta(minutes=i), f"acme new {i}") for i in range(3, 16)]
+    run(srv, store, clock=NOW + timedelta(hours=1), limit=5)
+    assert len(stored(store, as_set=True)) == 15
+
+
+def test_a_list_that_is_not_a_list_is_counted_not_a_crash(srv, store):
+    LemmyFake().install(srv)
+    srv.route("/api/v3/search", lambda req: {"posts": 7, "comments": []})
+    lines = run(srv, store)
+    assert lines[0].startswith("lemmy: ok"), lines
