@@ -5,8 +5,10 @@ Endpoints:
   (client credentials, Basic auth; the token lives in `ctx.state` until it
   expires), then `GET {oauth_url}/r/{subreddit}/search?q=Q&sort=new&t=..&limit=100&raw_json=1`,
   walking `after` fullnames.
-- Without credentials: `GET {base_url}/search.rss?q=Q&sort=new` (Atom, read
-  with feedparser; one page, no scores or comment counts).
+- Without credentials: `GET {base_url}/search.rss?q=Q&sort=new&limit=100` (Atom,
+  read with feedparser; no scores or comment counts). The feed carries no
+  `after` token, so a full page is followed by `after=<its last entry's id>`
+  (entry ids are fullnames), as the JSON listing would be.
 
 Auth in 2026: the anonymous `.json` endpoints were shut down in May 2026 and
 self-service API keys closed in late 2025, so a new project gets only the RSS
@@ -20,7 +22,10 @@ remaining. A 403 HTML page ("whoa there, pardner!") is an IP block.
 Cursor: `{"since": epoch}`, the newest `created_utc` stored. A poll walks
 `sort=new` pages down to `since - overlap`, deduplicates by fullname
 (`t3_...` posts, `t1_...` comments) and moves the watermark only after all
-pages are stored (a walk cut short by `max_pages` keeps the old one).
+pages are stored. A walk cut short keeps the old one: by `max_pages`, by an
+empty page after `after` (its anchor post was deleted between requests), or
+by a full page without `after` above the bound (a listing stops at about
+1,000 items, and what lies below is out of reach).
 Content that is `[deleted]` or `[removed]` is never stored: Reddit's terms
 say it must be purged, so such items are skipped.
 """
@@ -132,10 +137,14 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
 
 def parse_rss(content: bytes | str, source: str | None = None) -> tuple[list[Mention], int]:
     """The Atom search feed -> (mentions, malformed entries skipped)."""
+    return parse_each(_feed(content).entries, lambda e: _rss_entry(e, source))
+
+
+def _feed(content: bytes | str) -> Any:
     feed = feedparser.parse(content)
     if feed.bozo and not feed.entries:
         raise SourceError("bad_payload", "Reddit sent a feed that does not parse", transient=True)
-    return parse_each(feed.entries, lambda e: _rss_entry(e, source))
+    return feed
 
 
 def _rss_entry(e: Any, source: str | None) -> Mention | None:
@@ -186,7 +195,7 @@ class RedditListener(Listener):
     default_base_url = "https://www.reddit.com"
     sees = (
         "Reddit search sees posts (not comments) by title and text; without approved OAuth "
-        "credentials only the anonymous RSS search feed, about 25 newest posts per poll."
+        "credentials only the anonymous RSS search feed, without scores or comment counts."
     )
     options: RedditOptions
 
@@ -241,17 +250,18 @@ class RedditListener(Listener):
         pages = (
             self._poll_oauth(query, token, now, lower) if token else self._poll_rss(query, lower)
         )
-        newest, complete = float(since) if since is not None else None, True
-        for mentions, skipped, stamps, finished in pages:
+        newest, last = float(since) if since is not None else None, "done"
+        for mentions, skipped, stamps, state in pages:
             newest = max([*stamps, *([newest] if newest is not None else [])], default=None)
             yield Page([m for m in mentions if m.created_at.timestamp() >= lower], None, skipped)
-            complete = finished
-        keep = newest if complete else (float(since) if since is not None else None)
+            last = state
+        # "more" after the last page: max_pages ran out before the bound
+        keep = newest if last == "done" else (float(since) if since is not None else None)
         yield Page([], {"since": keep} if keep is not None else None, done=True)
 
     def _poll_oauth(
         self, query: Query, token: str, now: datetime, lower: float
-    ) -> Iterator[tuple[list[Mention], int, list[float], bool]]:
+    ) -> Iterator[tuple[list[Mention], int, list[float], str]]:
         sub = self.options.subreddit
         url = f"{self.options.oauth_url.rstrip('/')}/r/{quote(sub)}/search"
         params: dict[str, Any] = {
@@ -273,26 +283,70 @@ class RedditListener(Listener):
                 raise
             mentions, skipped = parse(data, self.ctx.source.key)
             stamps = _stamps(data)
-            after = (data.get("data") or {}).get("after")
-            end = not stamps or not after or min(stamps) < lower
-            yield mentions, skipped, stamps, end or page + 1 < self.options.max_pages
-            if end:
+            after = data["data"].get("after")
+            size = len(data["data"]["children"])
+            state = walk_state(page, size, stamps, bool(after), lower, self.options.limit)
+            yield mentions, skipped, stamps, state
+            if state != "more":
                 return
             params = {**params, "after": after}
 
     def _poll_rss(
         self, query: Query, lower: float
-    ) -> Iterator[tuple[list[Mention], int, list[float], bool]]:
+    ) -> Iterator[tuple[list[Mention], int, list[float], str]]:
         sub = self.options.subreddit
         path = "/search.rss" if sub == "all" else f"/r/{quote(sub)}/search.rss"
-        params: dict[str, Any] = {"q": build_query(query), "sort": "new", "limit": 100}
+        params: dict[str, Any] = {
+            "q": build_query(query),
+            "sort": "new",
+            "limit": self.options.limit,
+        }
         if sub != "all":
             params["restrict_sr"] = 1
-        resp = _http.request(
-            self.ctx, "GET", self.base_url + path, params=params, headers=self._headers()
-        )
-        mentions, skipped = parse_rss(resp.content, self.ctx.source.key)
-        yield mentions, skipped, [m.created_at.timestamp() for m in mentions], True
+        for page in range(self.options.max_pages):
+            resp = _http.request(
+                self.ctx, "GET", self.base_url + path, params=params, headers=self._headers()
+            )
+            feed = _feed(resp.content)
+            mentions, skipped = parse_each(
+                feed.entries, lambda e: _rss_entry(e, self.ctx.source.key)
+            )
+            stamps = [t for t in map(_entry_stamp, feed.entries) if t is not None]
+            size = len(feed.entries)
+            # no `after` in a feed: a full page may have more below it
+            state = walk_state(
+                page, size, stamps, size >= self.options.limit, lower, self.options.limit
+            )
+            yield mentions, skipped, stamps, state
+            last = feed.entries[-1].get("id") if feed.entries else None
+            if state != "more" or not isinstance(last, str) or not last:
+                return
+            params = {**params, "after": last}
+
+
+def walk_state(
+    page: int, size: int, stamps: list[float], has_next: bool, lower: float, limit: int
+) -> str:
+    """After one page of a newest-first walk: "done" (bound or end reached), "more", or "cut".
+
+    "cut" means the listing stopped before the bound without saying it ended: an
+    empty page after `after` (the anchor post vanished), or a full page with no
+    `after` (Reddit stops a listing at about 1,000 items).
+    """
+    if stamps and min(stamps) < lower:
+        return "done"
+    if not size:
+        return "done" if page == 0 else "cut"
+    if not has_next:
+        return "done" if size < limit else "cut"
+    return "more"
+
+
+def _entry_stamp(e: Any) -> float | None:
+    try:
+        return float(calendar.timegm(e.get("published_parsed") or e["updated_parsed"]))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _stamps(data: Any) -> list[float]:

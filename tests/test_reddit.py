@@ -80,8 +80,10 @@ def thing(n: int, minutes_ago: float, selftext: str = "acme is down again") -> d
 class FakeReddit:
     """OAuth token endpoint + `/r/all/search` with sort=new and `after` paging."""
 
-    def __init__(self, things=()):
+    def __init__(self, things=(), cap=None):
         self.things = list(things)
+        self.cap = cap  # a listing stops after this many items, as Reddit's do (about 1,000)
+        self.after_first = None  # called once after the first search (a post deleted mid-walk)
 
     def install(self, srv):
         srv.route(TOKEN, self.token)
@@ -96,14 +98,18 @@ class FakeReddit:
     def search(self, req):
         if req.headers.get("authorization") != "bearer tok-123":
             return Reply(401, {"message": "Unauthorized", "error": 401})
-        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])
+        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])[: self.cap]
         after = req.arg("after")
         if after:
             names = [t["data"]["name"] for t in items]
-            items = items[names.index(after) + 1 :]
+            # an anchor that is gone (deleted) gives an empty listing, as Reddit's does
+            items = items[names.index(after) + 1 :] if after in names else []
         limit = int(req.arg("limit") or 25)
         page = items[:limit]
         more = len(items) > limit
+        if self.after_first is not None:
+            hook, self.after_first = self.after_first, None
+            hook()
         return {
             "kind": "Listing",
             "data": {
@@ -233,6 +239,32 @@ def test_oauth_walk_cut_short_keeps_the_old_watermark():
         assert len([m for p in pages for m in p.mentions]) == 20
 
 
+def test_oauth_walk_whose_after_anchor_vanishes_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        fake = FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)])
+        fake.install(srv)
+        # the first page's last post (the next request's `after`) is deleted mid-walk
+        fake.after_first = lambda: fake.things.remove(
+            next(t for t in fake.things if t["data"]["name"] == "t3_p40")
+        )
+        listener = with_oauth(srv.url, limit=10)
+        old = {"since": (NOW - timedelta(hours=3)).timestamp()}
+        pages, cursor = run(listener, old)
+        assert [r.arg("after") for r in srv.served(SEARCH)] == [None, "t3_p40"]
+        assert cursor == old  # 40 posts were never listed: moving on would lose them
+
+
+def test_oauth_listing_cap_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)], cap=30).install(srv)
+        listener = with_oauth(srv.url, limit=10)
+        old = {"since": (NOW - timedelta(hours=3)).timestamp()}
+        pages, cursor = run(listener, old)
+        assert len(srv.served(SEARCH)) == 3  # the third full page came without `after`
+        assert len([m for p in pages for m in p.mentions]) == 30
+        assert cursor == old  # 20 posts below the cap are out of reach: not "caught up"
+
+
 def test_rejected_app_credentials_need_credentials():
     with LocalServer() as srv:
         FakeReddit().install(srv)
@@ -265,6 +297,57 @@ def test_without_credentials_reads_the_public_rss_search_feed():
         assert "authorization" not in req.headers
         assert not srv.served(TOKEN)
         assert cursor == {"since": datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()}
+
+
+def atom(things) -> str:
+    """A Reddit search feed for `things` (newest first), entry ids being fullnames."""
+    entries = "".join(
+        f"<entry><author><name>/u/{d['author']}</name></author>"
+        f'<content type="html">&lt;div class=&quot;md&quot;&gt;&lt;p&gt;{d["selftext"]}'
+        f"&lt;/p&gt;&lt;/div&gt;&lt;!-- SC_ON --&gt;</content><id>{d['name']}</id>"
+        f'<link href="https://www.reddit.com{d["permalink"]}" />'
+        f"<published>{datetime.fromtimestamp(d['created_utc'], UTC).isoformat()}</published>"
+        f"<title>{d['title']}</title></entry>"
+        for d in (t["data"] for t in things)
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'
+
+
+class FakeRedditRss:
+    """`/search.rss` with sort=new, `limit` and `after` (a fullname), as the listing takes them."""
+
+    def __init__(self, things):
+        self.things = list(things)
+
+    def __call__(self, req):
+        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])
+        after = req.arg("after")
+        if after:
+            names = [t["data"]["name"] for t in items]
+            items = items[names.index(after) + 1 :] if after in names else []
+        body = atom(items[: int(req.arg("limit") or 25)])
+        return Reply(200, body, {"Content-Type": "application/atom+xml; charset=UTF-8"})
+
+
+def test_rss_pages_back_with_after_its_last_entry_instead_of_dropping_the_rest():
+    with LocalServer() as srv:
+        things = [thing(n, minutes_ago=300 - n) for n in range(150)]
+        srv.route("/search.rss", FakeRedditRss(things))
+        pages, cursor = run(make(srv.url), None)
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(t["data"]["name"] for t in things)  # all 150, not 100
+        assert [r.arg("after") for r in srv.served("/search.rss")] == [None, "t3_p50"]
+        assert srv.served("/search.rss")[0].arg("limit") == "100"
+        assert cursor == {"since": thing(149, 151)["data"]["created_utc"]}
+
+
+def test_rss_walk_cut_short_keeps_the_old_watermark():
+    with LocalServer() as srv:
+        srv.route("/search.rss", FakeRedditRss([thing(n, minutes_ago=100 - n) for n in range(50)]))
+        old = {"since": (NOW - timedelta(hours=3)).timestamp()}
+        pages, cursor = run(make(srv.url, limit=10, max_pages=2), old)
+        assert len([m for p in pages for m in p.mentions]) == 20
+        assert cursor == old
 
 
 def test_subreddit_feed_and_blocked_html_page():
