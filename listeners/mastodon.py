@@ -3,8 +3,8 @@
 Endpoints (one `[[sources]]` entry per instance, `base_url` = the instance):
 - `GET /api/v1/timelines/tag/{tag}?limit=40&min_id=X`, one query per hashtag
   (`hashtags = [...]`, default: the single-word brand and competitor terms).
-- `GET /api/v2/search?q=TERM&type=statuses&limit=40&min_id=X` when `token_env`
-  names a user token (`read:search`); one request per term, phrases quoted.
+- `GET /api/v2/search?q=TERM&type=statuses&limit=40&min_id=X[&max_id=Y][&offset=N]`
+  when `token_env` names a user token (`read:search`); one walk per term, phrases quoted.
 
 Auth in 2026: hashtag timelines are public on most instances, but since 4.5
 an admin may set hashtag feeds to `authenticated` or `disabled`
@@ -20,10 +20,8 @@ Cursor: `{"min_id": id}` per (instance, hashtag): the newest status id stored.
 Polls walk forward with `min_id` following `Link rel="prev"`, one page per
 transaction, so there is no gap when more than 40 posts arrived. The first
 poll walks backwards (`max_id`) through the backfill window and saves the
-cursor only once the walk is complete. Search keeps the largest id seen and
-moves it only after all pages of a poll are stored (not at all when the walk
-was cut short by `max_pages`: its results may be relevance-ordered). IDs are opaque strings,
-ordered by length then lexically; a status is deduplicated across instances
+cursor only once the walk is complete. Search has its own cursor (below).
+IDs are opaque strings, ordered by length then lexically; a status is deduplicated across instances
 by its federation `uri` (external_id), while native_id is this instance's id
 (the one a reply needs).
 
@@ -44,6 +42,50 @@ than `overlap_seconds` after it was written (or beyond that re-read budget) is
 still missed. Ids that are not snowflakes (Pleroma/Akkoma flake ids,
 GoToSocial ULIDs, anything non-numeric or implausible) walk from the cursor
 itself, as before.
+
+Full-text search, as Mastodon 4.2-4.5 runs it (read in mastodon/mastodon:
+app/services/statuses_search_service.rb, app/lib/search_query_transformer.rb,
+app/chewy/statuses_index.rb, app/controllers/api/v2/search_controller.rb; the
+4.2 changelog's "full-text search of opted-in public posts and rework search
+operators", PRs 26344 and 26485):
+- Results are newest first, not by relevance: `StatusesSearchService` asks
+  Elasticsearch for `.collapse(field: :id).order(id: {order: :desc})`, then
+  `limit`/`offset`. (Up to 4.1 they came by relevance, and full-text search
+  only saw the token owner's own and interacted-with posts.)
+- `min_id`/`max_id` are honoured, but as time bounds in whole seconds:
+  `convert_deprecated_options!` turns them into `after:"T"`/`before:"T"` with
+  `T = Snowflake.to_time(id).iso8601` (`Time.at((id >> 16) / 1000)`), i.e. a
+  range on `created_at` (`gt`/`lt`). Elasticsearch rounds a `gt` bound up to
+  the end of its second, so min_id's and max_id's own seconds are left out.
+- Statuses the server filters for the token's account (blocked, muted,
+  limited accounts) and index hits whose status is gone are dropped *after*
+  `limit`/`offset`, so a short page is not the end; only an empty one is.
+- A remote status's id is `Snowflake.id_at(created_at)` (same second); a
+  local one's is minted when its transaction starts, a moment before its
+  created_at (at most the next second).
+
+So the search walks *down* each window, one step per term: the first request
+of a step has no `max_id`; after a full newest-first page the next asks
+`max_id` = two seconds above the page's lowest id's second (that second and
+the skew stay in: a few posts come twice and the store drops them by `uri`);
+when that does not lower `max_id` (a page within the top seconds), after a
+page the server shortened, or when results are not newest first, the same
+window is paged with `offset`. The step ends with an empty page (or, on the
+first poll, a page older than `backfill`). Cursor, per term:
+`{"terms": {term: {"min_id": W}}}` between steps, and while a step is cut
+short by `max_pages` requests, `{"min_id": W, "gap_max_id": X, "offset": n,
+"newest": N, "reread": r}`: the next poll continues the gap (min_id from W,
+max_id X) and only a finished step moves `min_id` to N. Every page carries
+the cursor that covers it, so the poller stores it with that page's posts
+and a failed poll resumes at the last stored page. `min_id` is sent as the
+second before `rescan_from(W)` (the late-federation overlap above, whose
+re-read costs at most `max_pages // 2` pages a step). An old cursor
+`{"min_id": X}` is each term's W. A step spans polls only when a term has
+more than `max_pages * limit` results since W; it falls behind only when
+more than that arrive per poll. Limits: an entirely filtered page (40
+hidden posts in a row) ends the step early; with non-snowflake ids `max_id`
+is the lowest id itself; when results are not newest first (older servers)
+offset pages of a moving ranking can skip a post.
 """
 
 from __future__ import annotations
@@ -336,33 +378,124 @@ class MastodonListener(Listener):
     def _poll_search(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         if not self._headers():
             raise SourceError("needs_credentials", "Mastodon full-text search needs token_env")
-        old = (cursor or {}).get("min_id")
-        since = (self._rescan_from(str(old)) or old) if old else None
-        cutoff = self.ctx.clock() - self.ctx.source.backfill
-        newest: str | None = old
+        terms = search_queries(query)
+        states = search_states(cursor, terms)
+        for q in terms:
+            yield from self._search_term(q, states)
+        yield Page([], None, done=True)
+
+    def _search_term(self, q: str, states: dict[str, dict[str, Any]]) -> Iterator[Page]:
+        """At most `max_pages` pages of one term's step; each page carries the whole cursor."""
+        st = states[q]
+        now = self.ctx.clock()
         limit = self.options.limit
-        complete = True
-        for q in search_queries(query):
-            for page in range(self.options.max_pages):
-                params: dict[str, Any] = {"q": q, "type": "statuses", "limit": limit}
-                if since:
-                    params["min_id"] = since
-                if page:
-                    params["offset"] = page * limit
-                payload = _json(self._get("/api/v2/search", params))
-                mentions, skipped = self._parse(payload)
-                items = payload.get("statuses") or []
-                ids = [str(s["id"]) for s in items if isinstance(s, dict) and s.get("id")]
-                newest = newest_id(ids, newest)
-                if not old:
-                    mentions = [m for m in mentions if m.created_at >= cutoff]
-                yield Page(mentions, None, skipped)
-                if len(items) < limit:
-                    break
+        mark = st.get("min_id")
+        since = search_min_id(mark, timedelta(seconds=self.options.overlap_seconds), now)
+        cutoff = None if mark else now - self.ctx.source.backfill
+        for _ in range(self.options.max_pages):
+            top = st.get("gap_max_id")
+            # below the watermark only stored posts (and late ones) are left: bounded re-read
+            rereading = bool(mark and top and id_key(top) <= id_key(mark))
+            if rereading and st.get("reread", 0) >= self.options.max_pages // 2:
+                close_step(st)
+                yield Page([], search_cursor(states))
+                return
+            params: dict[str, Any] = {"q": q, "type": "statuses", "limit": limit}
+            for name, value in (("min_id", since), ("max_id", top), ("offset", st.get("offset"))):
+                if value:
+                    params[name] = value
+            payload = _json(self._get("/api/v2/search", params))
+            if not isinstance(payload, dict):
+                raise SourceError("bad_payload", "Mastodon search results are not an object")
+            mentions, skipped = self._parse(payload)
+            items = payload.get("statuses") or []
+            ids = [str(s["id"]) for s in items if isinstance(s, dict) and s.get("id")]
+            st["newest"] = newest_id(ids, st.get("newest") or mark)
+            if rereading:
+                st["reread"] = st.get("reread", 0) + 1
+            oldest = min((m.created_at for m in mentions), default=None)
+            if cutoff is not None:
+                mentions = [m for m in mentions if m.created_at >= cutoff]
+            if not items or (cutoff is not None and oldest is not None and oldest < cutoff):
+                close_step(st)
             else:
-                complete = False  # results may be relevance-ordered: keep the old watermark
-        keep = newest if complete else old
-        yield Page([], {"min_id": keep} if keep else None, done=True)
+                next_window(st, ids, full=len(items) >= limit, now=now, limit=limit)
+            yield Page(mentions, search_cursor(states), skipped)
+            if not is_open(st):
+                return
+
+
+def search_states(cursor: Mapping[str, Any] | None, terms: list[str]) -> dict[str, dict[str, Any]]:
+    """Per-term walk states from a saved cursor; the old `{"min_id": X}` shape applies to all."""
+    saved = (cursor or {}).get("terms")
+    if isinstance(saved, dict):
+        return {q: dict(saved.get(q) or {}) for q in terms}
+    old = (cursor or {}).get("min_id")
+    return {q: ({"min_id": str(old)} if old else {}) for q in terms}
+
+
+def search_cursor(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {"terms": {q: dict(st) for q, st in states.items()}}
+
+
+def is_open(st: Mapping[str, Any]) -> bool:
+    """A step is under way: the next request continues its gap rather than starting at the top."""
+    return "gap_max_id" in st or "offset" in st
+
+
+def close_step(st: dict[str, Any]) -> None:
+    """The window down to the watermark is covered: the next step starts above the newest id."""
+    newest = st.get("newest") or st.get("min_id")
+    st.clear()
+    if newest:
+        st["min_id"] = newest
+
+
+def next_window(
+    st: dict[str, Any], ids: list[str], *, full: bool, now: datetime, limit: int
+) -> None:
+    """Narrow the gap below this page (newest-first results) or page on by `offset`.
+
+    Narrowing needs a full, newest-first page whose lowest id lowers `max_id`;
+    otherwise (a page shortened by the server's filters, more than a page in
+    the top seconds of the window, results in another order) the same window
+    is paged by `offset`: the server counts `limit` hits per page before it
+    filters, and new posts only arrive above, so nothing is skipped.
+    """
+    top = st.get("gap_max_id")
+    ordered = ids == sorted(ids, key=id_key, reverse=True)
+    below = search_max_id(min(ids, key=id_key), now) if ids and ordered and full else None
+    if below is not None and (top is None or id_key(below) < id_key(top)):
+        st["gap_max_id"] = below
+        st.pop("offset", None)
+    else:
+        st["offset"] = int(st.get("offset") or 0) + limit
+
+
+# Mastodon minted a local status's id at the start of its transaction and its
+# created_at a moment later: the two can fall in neighbouring seconds.
+_SKEW_SECONDS = 1
+
+
+def search_min_id(mark: str | None, overlap: timedelta, now: datetime) -> str | None:
+    """The `min_id` that keeps the watermark's whole second (and the overlap) in the window."""
+    if not mark:
+        return None
+    start = rescan_from(mark, overlap, now) or mark
+    ms = time_of(start, now)
+    if ms is None:  # not a snowflake: the documented "newer than this id"
+        return start
+    # Mastodon searches `after:"<min_id's second>"`, which leaves that second out
+    return id_at(max(_SNOWFLAKE_MIN_MS, (ms // 1000 - 1) * 1000))
+
+
+def search_max_id(lowest: str, now: datetime) -> str:
+    """The `max_id` that keeps every status below `lowest` in the window, its second included."""
+    ms = time_of(lowest, now)
+    if ms is None:  # not a snowflake: the documented "older than this id"
+        return lowest
+    # `before:"<max_id's second>"` excludes that second: start one above, plus the skew
+    return id_at((ms // 1000 + 1 + _SKEW_SECONDS) * 1000)
 
 
 def _entity_for(tag: str, entities: Mapping[str, list[str]], default: str) -> str:
@@ -401,8 +534,12 @@ __all__ = [
     "html_to_text",
     "id_at",
     "id_key",
+    "is_open",
     "parse",
     "parse_status",
     "rescan_from",
+    "search_max_id",
+    "search_min_id",
+    "search_states",
     "time_of",
 ]

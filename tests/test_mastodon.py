@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,9 +19,13 @@ from listeners.mastodon import (
     html_to_text,
     id_at,
     id_key,
+    is_open,
     newest_id,
     parse,
     rescan_from,
+    search_max_id,
+    search_min_id,
+    search_states,
     time_of,
 )
 
@@ -289,36 +294,6 @@ def test_empty_feed_on_a_public_instance_is_just_quiet():
         assert not [m for p in pages for m in p.mentions]
 
 
-def test_search_sends_the_token_one_term_at_a_time_and_keeps_the_max_id():
-    with LocalServer() as srv:
-        sample = load("search.json")
-
-        def search(req):
-            if req.arg("q") == "acme":  # "acme cloud" is covered by acme: not asked
-                return {"accounts": [], "statuses": sample["statuses"], "hashtags": []}
-            return {"accounts": [], "statuses": sample["statuses"][1:], "hashtags": []}
-
-        srv.route("/api/v2/search", search)
-        srv.route(TAG, [])
-        listener, settings = make(srv.url, secrets={"MT": "s3cret"}, token_env="MT")
-        keys = [q.key for q in listener.queries(settings.entities())]
-        assert "search:Acme" in keys
-        query = Query("search:Acme", "Acme", ("acme", '"acme cloud"', '"globex cloud"'))
-        pages, cursor = run(listener, query, {"min_id": "116388000000000000"})
-        reqs = srv.served("/api/v2/search")
-        assert [r.arg("q") for r in reqs] == ["acme", '"globex cloud"']
-        # the watermark is a snowflake: the search reaches 15 minutes below it (late posts)
-        since = str(((116388000000000000 >> 16) - 15 * 60 * 1000) << 16)
-        for r in reqs:
-            assert r.headers["authorization"] == "Bearer s3cret"
-            assert r.arg("type") == "statuses" and r.arg("limit") == "40"
-            assert r.arg("min_id") == since
-        ids = [m.external_id for p in pages for m in p.mentions]
-        assert len(set(ids)) == 2  # the store dedupes across terms by uri
-        assert cursor == {"min_id": "116388149027005349"}
-        assert all(p.cursor is None for p in pages[:-1])
-
-
 # -- end to end through the poller ----------------------------------------------
 def test_listen_once_fills_the_store_exactly_through_faults(any_store):
     with LocalServer() as srv:
@@ -357,17 +332,6 @@ def test_health_says_the_instance_requires_login(sqlite_store):
         assert row["status"] == "needs credentials"
         assert "requires login for hashtag feeds" in row["last_error"]
         assert row["sees"].startswith("Hashtag timelines see public posts")
-
-
-def test_search_cut_short_keeps_the_old_watermark():
-    with LocalServer() as srv:
-        many = [status(n) for n in range(1, 41)]
-        srv.route("/api/v2/search", {"accounts": [], "statuses": many, "hashtags": []})
-        listener, _ = make(srv.url, secrets={"MT": "tok"}, token_env="MT", max_pages=2)
-        pages, cursor = run(listener, Query("search:Acme", "Acme", ("acme",)), {"min_id": "1"})
-        offsets = [r.arg("offset") for r in srv.served("/api/v2/search")]
-        assert offsets == [None, "40"]
-        assert cursor == {"min_id": "1"}
 
 
 # -- late federation: snowflake ids below the cursor -------------------------------
@@ -500,3 +464,306 @@ def test_ids_that_are_not_snowflakes_walk_from_the_cursor_as_before(ids):
         assert [r.arg("min_id") for r in srv.served(TAG)] == [ids[4], ids[44]]
         assert [p.cursor for p in pages] == [{"min_id": ids[44]}, {"min_id": ids[-1]}]
         assert sorted((m.native_id for p in pages for m in p.mentions), key=id_key) == ids[5:]
+
+
+# -- full-text search: a walk down each window that always moves on --------------------
+def found(n: int, at: datetime, skew_ms: int = 0) -> dict:
+    """A searchable status whose id is minted at `at` and whose created_at is `skew_ms` later
+    (a local post: its id comes from the transaction's start, its created_at a moment after)."""
+    created = at + timedelta(milliseconds=skew_ms)
+    return {
+        **status(n),
+        "id": snowflake(at, n % 65536),
+        "created_at": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+def created_ms(s: dict) -> int:
+    dt = datetime.fromisoformat(s["created_at"])
+    return (dt - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def second_of(status_id: str) -> int:
+    """Mastodon's `Snowflake.to_time(id)`: whole seconds."""
+    return (int(status_id) >> 16) // 1000
+
+
+class FakeSearch:
+    """`/api/v2/search?type=statuses` as Mastodon 4.2-4.5 answers it.
+
+    Hits are sorted by id, newest first (`order(id: :desc)`); `min_id` and
+    `max_id` become `after:`/`before:` on created_at in whole seconds, the
+    bound's own second left out (Elasticsearch rounds a `gt` bound up to the
+    end of its second); `limit` and `offset` count hits *before* the server
+    drops the statuses it hides from this account (`hidden`). With
+    `newest_first=False` hits come in a fixed, relevance-like order instead.
+    """
+
+    def __init__(self, statuses, hidden=(), newest_first=True):
+        self.statuses = list(statuses)
+        self.hidden = set(hidden)
+        self.newest_first = newest_first
+        self.fail_on: int | None = None  # answer this request (1-based) with a 401
+        self.calls = 0
+
+    def visible(self):
+        return sorted(s["uri"] for s in self.statuses if s["uri"] not in self.hidden)
+
+    def __call__(self, req):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            return Reply(401, {"error": "The access token is invalid"})
+        assert req.headers["authorization"] == "Bearer tok" and req.arg("type") == "statuses"
+        hits = list(self.statuses)
+        if req.arg("min_id"):
+            after = second_of(req.arg("min_id"))
+            hits = [s for s in hits if created_ms(s) >= (after + 1) * 1000]
+        if req.arg("max_id"):
+            before = second_of(req.arg("max_id"))
+            hits = [s for s in hits if created_ms(s) < before * 1000]
+        if self.newest_first:
+            hits.sort(key=lambda s: int(s["id"]), reverse=True)
+        else:
+            hits.sort(key=lambda s: s["uri"][::-1])
+        offset, limit = int(req.arg("offset") or 0), int(req.arg("limit") or 20)
+        page = [s for s in hits[offset : offset + limit] if s["uri"] not in self.hidden]
+        return {"accounts": [], "statuses": page, "hashtags": []}
+
+
+SEARCH = "/api/v2/search"
+
+
+def search_source(srv, **options):
+    """A source whose only search is `acme` (one term: requests per poll are easy to count)."""
+    srv.route(TAG, [])
+    return make(srv.url, secrets={"MT": "tok"}, token_env="MT", query="acme", **options)
+
+
+def term_state(store, settings):
+    cursor = store.get_cursor(settings.sources[0].key, "search:custom")
+    return (cursor or {}).get("terms", {}).get("acme", {})
+
+
+def busy_history(start: datetime) -> list[dict]:
+    """About 150 posts over two hours, with a burst of 25 in one millisecond and local posts
+    whose created_at falls in the second after their id's."""
+    out = [found(n, start + timedelta(seconds=47 * n)) for n in range(1, 121)]
+    burst = start + timedelta(minutes=30, milliseconds=400)
+    out += [found(n, burst) for n in range(200, 225)]
+    out += [
+        found(n, start + timedelta(minutes=50, seconds=n, milliseconds=900), skew_ms=300)
+        for n in range(300, 306)
+    ]
+    return out
+
+
+def test_search_bounds_keep_the_boundary_seconds():
+    at = datetime(2026, 11, 25, 12, 0, 0, 500000, tzinfo=UTC)
+    sid = snowflake(at, 3)
+    # max_id: two seconds above the lowest id's second (its own second and the skew stay in)
+    assert second_of(search_max_id(sid, NOW)) == second_of(sid) + 2
+    # min_id: the second before the watermark's (after: leaves min_id's second out)
+    assert search_min_id(sid, timedelta(0), NOW) == snowflake(
+        at.replace(microsecond=0) - timedelta(seconds=1)
+    )
+    low = search_min_id(sid, timedelta(minutes=15), NOW)
+    assert second_of(low) == second_of(sid) - 15 * 60 - 1
+    assert search_min_id(None, timedelta(minutes=15), NOW) is None
+    # ids that are not snowflakes keep the documented id semantics
+    assert search_max_id("AbC0000042x", NOW) == "AbC0000042x"
+    assert search_min_id("AbC0000042x", timedelta(minutes=15), NOW) == "AbC0000042x"
+    # the old cursor shape gives every term the same watermark; unknown terms start afresh
+    assert search_states({"min_id": sid}, ["a", "b"]) == {
+        "a": {"min_id": sid},
+        "b": {"min_id": sid},
+    }
+    new = {"terms": {"a": {"min_id": sid, "gap_max_id": "1", "newest": sid}}}
+    assert search_states(new, ["a", "b"]) == {"a": new["terms"]["a"], "b": {}}
+    assert search_states(None, ["a"]) == {"a": {}}
+
+
+def test_search_of_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_twice(any_store):
+    with LocalServer() as srv:
+        start = NOW - timedelta(hours=2)
+        history = busy_history(start)
+        hidden = {s["uri"] for s in history[::13]}  # limited accounts: pages come back short
+        fake = FakeSearch(history, hidden)
+        srv.route(SEARCH, fake)
+        _, settings = search_source(srv, limit=10, max_pages=3)
+        new_total, before, marks, late = 0, 0, [], None
+        prev: dict = {}
+        for poll in range(60):
+            now = NOW + timedelta(minutes=poll)
+            if poll < 8:  # brand-new posts keep arriving above the walk
+                fresh = [found(1000 + 3 * poll + k, now - timedelta(seconds=k)) for k in range(3)]
+                fake.statuses += fresh
+            if late is None and prev.get("min_id") and not is_open(prev):
+                # federated late: written 5 minutes before the newest post already stored
+                written = datetime.fromtimestamp((int(prev["min_id"]) >> 16) / 1000, UTC)
+                late = found(2000, written - timedelta(minutes=5))
+                fake.statuses.append(late)
+            lines = listen_once(settings, any_store, now=now)
+            assert "FAILED" not in lines[0], lines
+            new_total += int(re.search(r"(\d+) new", lines[0]).group(1))
+            asked = srv.served(SEARCH)[before:]
+            before += len(asked)
+            assert 1 <= len(asked) <= 3  # max_pages per term per poll
+            st = term_state(any_store, settings)
+            if prev.get("min_id"):  # the watermark never moves back
+                assert id_key(st["min_id"]) >= id_key(prev["min_id"])
+            same_step = st.get("min_id") == prev.get("min_id")
+            if same_step and "gap_max_id" in prev and "gap_max_id" in st:
+                assert id_key(st["gap_max_id"]) <= id_key(prev["gap_max_id"])  # gap only closes
+            marks.append(st.get("min_id"))
+            prev = st
+            if poll >= 8 and late is not None and not is_open(st):
+                break
+        else:
+            raise AssertionError("the search never caught up")
+        assert late is not None and late["uri"] in stored(any_store, as_set=True)
+        assert stored(any_store) == fake.visible()
+        assert new_total == len(fake.visible())  # each stored once; re-reads "already stored"
+        assert len({m for m in marks if m}) >= 3  # several steps, each moving the watermark up
+        assert any(r.arg("max_id") for r in srv.served(SEARCH))
+
+
+def test_more_hits_in_one_second_than_a_page_are_paged_by_offset():
+    with LocalServer() as srv:
+        at = NOW - timedelta(hours=1)
+        above = [found(n, at + timedelta(minutes=n)) for n in range(1, 6)]
+        burst = [found(n, at + timedelta(milliseconds=n)) for n in range(100, 125)]
+        below = [found(n, at - timedelta(minutes=n)) for n in range(1001, 1006)]
+        fake = FakeSearch(above + burst + below)
+        srv.route(SEARCH, fake)
+        listener, _ = search_source(srv, limit=10)
+        pages, cursor = run(listener, Query("search:custom", "Acme", (), "acme"), None)
+        got = [m.native_id for p in pages for m in p.mentions]
+        assert set(got) == {s["id"] for s in fake.statuses}
+        asked = [(r.arg("max_id"), r.arg("offset")) for r in srv.served(SEARCH)]
+        burst_top = snowflake(at.replace(microsecond=0) + timedelta(seconds=2))
+        # the burst's second cannot lower max_id: the same window is paged by offset
+        assert asked[1:4] == [(burst_top, None), (burst_top, "10"), (burst_top, "20")]
+        assert cursor == {"terms": {"acme": {"min_id": above[-1]["id"]}}}
+
+
+def test_a_local_post_created_a_second_after_its_id_is_not_lost():
+    with LocalServer() as srv:
+        sec = NOW.replace(microsecond=0) - timedelta(hours=1)
+        above = [found(n, sec + timedelta(minutes=n)) for n in range(1, 5)]
+        lowest = found(10, sec + timedelta(milliseconds=950))  # the full page's lowest id
+        local = found(11, sec + timedelta(milliseconds=900), skew_ms=200)  # created_at: next second
+        older = found(12, sec - timedelta(minutes=3))
+        fake = FakeSearch([*above, lowest, local, older])
+        srv.route(SEARCH, fake)
+        listener, _ = search_source(srv, limit=5)
+        pages, _ = run(listener, Query("search:custom", "Acme", (), "acme"), None)
+        assert srv.served(SEARCH)[1].arg("max_id") == snowflake(sec + timedelta(seconds=2))
+        got = {m.native_id for p in pages for m in p.mentions}
+        assert got == {s["id"] for s in fake.statuses}
+
+
+def test_the_re_read_below_the_watermark_is_capped_per_step():
+    with LocalServer() as srv:
+        mark = found(1, NOW - timedelta(minutes=30))
+        stored_before = [
+            found(n, NOW - timedelta(minutes=30, seconds=30 * n)) for n in range(2, 32)
+        ]
+        fresh = [found(n, NOW - timedelta(minutes=30 - n)) for n in range(40, 43)]
+        srv.route(SEARCH, FakeSearch([mark, *stored_before, *fresh]))
+        listener, _ = search_source(srv, limit=5, max_pages=4)
+        query = Query("search:custom", "Acme", (), "acme")
+        pages, cursor = run(listener, query, {"min_id": mark["id"]})
+        asked = srv.served(SEARCH)
+        # one page reaching below the watermark, then max_pages // 2 pages of re-read only
+        assert len(asked) == 3
+        assert all(id_key(r.arg("max_id")) <= id_key(mark["id"]) for r in asked[1:])
+        got = {m.native_id for p in pages for m in p.mentions}
+        assert {s["id"] for s in fresh} <= got
+        assert cursor == {"terms": {"acme": {"min_id": fresh[-1]["id"]}}}
+        assert pages[-2].mentions == [] and pages[-2].cursor == cursor  # closed by the cap
+
+
+def test_an_old_cursor_continues_from_its_watermark_with_its_second_included():
+    with LocalServer() as srv:
+        at = NOW - timedelta(hours=1)
+        seen = found(1, at)  # the old cursor's id
+        same_second = found(2, at + timedelta(milliseconds=300))  # arrived after that poll
+        older = found(3, at - timedelta(hours=2))  # below the window: not asked for
+        newer = [found(n, at + timedelta(minutes=n)) for n in range(4, 9)]
+        fake = FakeSearch([seen, same_second, older, *newer])
+        srv.route(SEARCH, fake)
+        listener, _ = search_source(srv, overlap_seconds=0)
+        pages, cursor = run(
+            listener, Query("search:custom", "Acme", (), "acme"), {"min_id": seen["id"]}
+        )
+        first = srv.served(SEARCH)[0]
+        assert first.arg("min_id") == snowflake(at - timedelta(seconds=1))
+        assert first.arg("max_id") is None and first.arg("offset") is None
+        got = {m.native_id for p in pages for m in p.mentions}
+        assert got == {s["id"] for s in [seen, same_second, *newer]}
+        assert cursor == {"terms": {"acme": {"min_id": newer[-1]["id"]}}}
+        assert pages[-1].done
+
+
+def test_a_poll_that_fails_mid_gap_resumes_where_it_left_off(sqlite_store):
+    with LocalServer() as srv:
+        history = [found(n, NOW - timedelta(minutes=200 - n)) for n in range(1, 101)]
+        fake = FakeSearch(history)
+        srv.route(SEARCH, fake)
+        _, settings = search_source(srv, limit=10, max_pages=5)
+        listen_once(settings, sqlite_store, now=NOW)  # five pages of the backfill step
+        gap = term_state(sqlite_store, settings)
+        assert "gap_max_id" in gap and "min_id" not in gap
+        fake.calls, fake.fail_on = 0, 3  # the third request of the next poll fails
+        lines = listen_once(settings, sqlite_store, now=NOW)
+        assert "FAILED" in lines[0] and "needs credentials" in lines[0]
+        asked = srv.served(SEARCH)[-3:]
+        assert asked[0].arg("max_id") == gap["gap_max_id"]  # continued the gap, not the top
+        kept = term_state(sqlite_store, settings)
+        assert id_key(kept["gap_max_id"]) < id_key(gap["gap_max_id"])  # the two good pages count
+        assert kept["newest"] == gap["newest"] == history[-1]["id"]
+        fake.fail_on = None
+        listen_once(settings, sqlite_store, now=NOW)
+        resumed = srv.served(SEARCH)[len(srv.served(SEARCH)) - fake.calls + 3]
+        assert resumed.arg("max_id") == kept["gap_max_id"]
+        for _ in range(5):
+            listen_once(settings, sqlite_store, now=NOW)
+        assert stored(sqlite_store) == fake.visible()
+        assert term_state(sqlite_store, settings) == {"min_id": history[-1]["id"]}
+
+
+def test_results_not_newest_first_are_paged_by_offset_and_still_complete(sqlite_store):
+    with LocalServer() as srv:
+        history = [found(n, NOW - timedelta(minutes=100 - n)) for n in range(1, 46)]
+        fake = FakeSearch(history, newest_first=False)
+        srv.route(SEARCH, fake)
+        _, settings = search_source(srv, limit=10, max_pages=2)
+        for _ in range(3):  # 45 hits, 10 a page, 2 pages a poll: the third poll's empty page
+            listen_once(settings, sqlite_store, now=NOW)
+        assert term_state(sqlite_store, settings) == {"min_id": history[-1]["id"]}
+        assert stored(sqlite_store) == fake.visible()
+        assert not any(r.arg("max_id") for r in srv.served(SEARCH))  # no order: never narrowed
+        offsets = [r.arg("offset") for r in srv.served(SEARCH)]
+        assert offsets == [None, "10", "20", "30", "40", "50"]
+
+
+def test_search_sends_the_token_and_one_walk_per_term():
+    with LocalServer() as srv:
+        sample = load("search.json")["statuses"]
+        fake = FakeSearch(sample)
+        srv.route(SEARCH, fake)
+        srv.route(TAG, [])
+        listener, settings = make(srv.url, secrets={"MT": "tok"}, token_env="MT")
+        assert "search:Acme" in [q.key for q in listener.queries(settings.entities())]
+        query = Query("search:Acme", "Acme", ("acme", '"acme cloud"', '"globex cloud"'))
+        pages, cursor = run(listener, query, {"min_id": "116388000000000000"})
+        reqs = srv.served(SEARCH)
+        # "acme cloud" is covered by acme: not asked; each term's step ends with an empty page
+        assert [r.arg("q") for r in reqs] == ["acme", "acme", '"globex cloud"', '"globex cloud"']
+        since = search_min_id("116388000000000000", timedelta(minutes=15), NOW)
+        assert all(r.arg("min_id") == since and r.arg("limit") == "40" for r in reqs)
+        assert [r.arg("offset") for r in reqs] == [None, "40", None, "40"]  # short pages
+        newest = max((s["id"] for s in sample), key=id_key)
+        assert cursor == {
+            "terms": {"acme": {"min_id": newest}, '"globex cloud"': {"min_id": newest}}
+        }
