@@ -17,7 +17,8 @@ Cursor, the documented since_id + next_token rule: request with
 only after every page is stored. A walk cut short by `max_pages` saves
 `{"since_id": old, "until_id": oldest seen, "next_since_id": newest}` and the
 next poll first fills that gap (since_id..until_id) before moving on, so
-nothing is lost and nothing is bought twice.
+nothing is lost and nothing is bought twice. A first poll cut short saves its
+`start_time` instead of a since_id, and the gap fill starts there.
 external_id = the first of `edit_history_tweet_ids` (stable across edits);
 native_id = `id`. Text is `note_tweet.text` for long posts, else `text`.
 """
@@ -173,8 +174,13 @@ class XListener(Listener):
             params["since_id"] = cur["since_id"]
         else:  # first poll: backfill within the 7-day window the endpoint allows
             now = self.ctx.clock()
-            back = min(self.ctx.source.backfill, SEARCH_WINDOW - timedelta(minutes=1))
-            params["start_time"] = _rfc3339(now - back)
+            reach = now - SEARCH_WINDOW + timedelta(minutes=1)
+            start = now - min(self.ctx.source.backfill, SEARCH_WINDOW - timedelta(minutes=1))
+            if gap and cur.get("start_time"):
+                # an unfinished backfill keeps the start it began with (a fresh `now - backfill`
+                # would drop its oldest stretch), as far back as X still reaches
+                start = max(_http.iso(cur["start_time"]), reach)
+            params["start_time"] = _rfc3339(start)
         if gap:
             params["until_id"] = cur["until_id"]
         headers = {"Authorization": f"Bearer {token}"}

@@ -27,14 +27,14 @@ def load(name):
     return json.loads((FIXTURES / "x" / name).read_text())
 
 
-def make(base_url, secrets=SECRETS, **options):
+def make(base_url, secrets=SECRETS, clock=None, **options):
     src = {"platform": "x", "base_url": base_url, "token_env": "XTOK", **options}
     settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets)
     ctx = Context(
         source=settings.sources[0],
         client=_http.make_client(timeout=3),
         secrets=secrets,
-        clock=lambda: NOW,
+        clock=clock or (lambda: NOW),
         sleep=lambda _s: None,
     )
     return XListener(ctx)
@@ -228,6 +228,29 @@ def test_a_walk_cut_short_fills_its_gap_next_poll_with_nothing_lost_or_doubled()
         assert len(seen) == len(set(seen))  # nothing bought twice
         assert set(seen) == {t["id"] for t in fake.tweets} - {str(BASE_ID + n) for n in range(1, 6)}
         assert cursor == {"since_id": max((t["id"] for t in fake.tweets), key=int)}
+
+
+def test_a_backfill_cut_short_fills_its_gap_from_the_start_it_began_with():
+    at = {"now": NOW}
+    old_at = NOW - timedelta(days=2) + timedelta(minutes=30)  # inside a 2-day backfill
+    old = tweet(0, minutes_ago=(NOW - old_at).total_seconds() / 60)
+    old["id"] = old["edit_history_tweet_ids"][0] = str(
+        (int(old_at.timestamp() * 1000) - 1288834974657) << 22
+    )
+    with LocalServer() as srv:
+        srv.route(SEARCH, FakeX([old, *(tweet(n) for n in range(1, 31))]))
+        listener = make(
+            srv.url, clock=lambda: at["now"], backfill="2d", max_results=10, max_pages=2
+        )
+        pages, cursor = run(listener, None)
+        seen = [m.native_id for p in pages for m in p.mentions]
+        assert cursor["start_time"] == "2026-11-23T13:00:00Z" and cursor["until_id"]
+        at["now"] = NOW + timedelta(hours=1)  # the next poll, an hour later
+        pages, cursor = run(listener, cursor)
+        seen += [m.native_id for p in pages for m in p.mentions]
+        assert srv.served(SEARCH)[-2].arg("start_time") == "2026-11-23T13:00:00Z"
+        assert old["id"] in seen  # not dropped by a start moved an hour forward
+        assert sorted(seen) == sorted([old["id"], *(str(BASE_ID + n) for n in range(1, 31))])
 
 
 def test_without_a_token_or_with_a_rejected_one_needs_credentials():
