@@ -55,14 +55,16 @@ operators", PRs 26344 and 26485):
 - `min_id`/`max_id` are honoured, but as time bounds in whole seconds:
   `convert_deprecated_options!` turns them into `after:"T"`/`before:"T"` with
   `T = Snowflake.to_time(id).iso8601` (`Time.at((id >> 16) / 1000)`), i.e. a
-  range on `created_at` (`gt`/`lt`). Elasticsearch rounds a `gt` bound up to
-  the end of its second, so min_id's and max_id's own seconds are left out.
+  range on `created_at` (`gt`/`lt`). Elasticsearch fills a `gt` bound's
+  missing fraction with .999 ("missing date components"), so min_id's and
+  max_id's own seconds are both left out.
 - Statuses the server filters for the token's account (blocked, muted,
   limited accounts) and index hits whose status is gone are dropped *after*
   `limit`/`offset`, so a short page is not the end; only an empty one is.
 - A remote status's id is `Snowflake.id_at(created_at)` (same second); a
-  local one's is minted when its transaction starts, a moment before its
-  created_at (at most the next second).
+  local one's comes from `timestamp_id()`, i.e. PostgreSQL's `now()`, the
+  start of its transaction, a moment before Rails sets created_at (which can
+  fall in the next second).
 
 So the search walks *down* each window, one step per term: the first request
 of a step has no `max_id`; after a full newest-first page the next asks
@@ -80,9 +82,11 @@ the cursor that covers it, so the poller stores it with that page's posts
 and a failed poll resumes at the last stored page. `min_id` is sent as the
 second before `rescan_from(W)` (the late-federation overlap above, whose
 re-read costs at most `max_pages // 2` pages a step). An old cursor
-`{"min_id": X}` is each term's W. A step spans polls only when a term has
-more than `max_pages * limit` results since W; it falls behind only when
-more than that arrive per poll. Limits: an entirely filtered page (40
+`{"min_id": X}` is each term's W. Cost: a quiet term takes two requests a
+poll (the closing empty page is the second); a step spans polls when it
+needs more than `max_pages` requests (about `max_pages * limit` results
+since the overlap below W), and falls behind for good only when more than
+that arrive between polls. Limits: an entirely filtered page (`limit`
 hidden posts in a row) ends the step early; with non-snowflake ids `max_id`
 is the lowest id itself; when results are not newest first (older servers)
 offset pages of a moving ranking can skip a post.
@@ -428,8 +432,8 @@ class MastodonListener(Listener):
 def search_states(cursor: Mapping[str, Any] | None, terms: list[str]) -> dict[str, dict[str, Any]]:
     """Per-term walk states from a saved cursor; the old `{"min_id": X}` shape applies to all."""
     saved = (cursor or {}).get("terms")
-    if isinstance(saved, dict):
-        return {q: dict(saved.get(q) or {}) for q in terms}
+    if isinstance(saved, dict):  # a term added to the config since starts with a backfill
+        return {q: dict(v) if isinstance(v := saved.get(q), dict) else {} for q in terms}
     old = (cursor or {}).get("min_id")
     return {q: ({"min_id": str(old)} if old else {}) for q in terms}
 

@@ -580,6 +580,7 @@ def test_search_bounds_keep_the_boundary_seconds():
     new = {"terms": {"a": {"min_id": sid, "gap_max_id": "1", "newest": sid}}}
     assert search_states(new, ["a", "b"]) == {"a": new["terms"]["a"], "b": {}}
     assert search_states(None, ["a"]) == {"a": {}}
+    assert search_states({"terms": {"a": "garbage"}}, ["a"]) == {"a": {}}
 
 
 def test_search_of_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_twice(any_store):
