@@ -8,8 +8,11 @@ Cursor: `{"etag": ..., "last_modified": ...}` for the conditional GET. A feed
 has no paging: each poll stores whatever entries it carries (dedupe by entry
 id, else link); on the first poll entries older than `backfill` are left out.
 Google Alerts links are Google redirects (`https://www.google.com/url?...&url=<real>`):
-the real URL is taken from the `url` parameter. Entries are kept only when
-their title or summary contains a configured term, unless the feed is itself
+the real URL is taken from the `url` parameter, and it is the dedupe key of
+an Alerts entry (native_id keeps the entry id), since every alert gives the
+same article its own id. An entry's text is its title and the longer of its
+summary and content (a `description` is often an excerpt of the body).
+Entries are kept only when that text contains a configured term, unless the feed is itself
 a search (`is_query = true`, the default for Google Alerts and Google News
 search feeds), whose entries are all about the query.
 """
@@ -29,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners._http import html_to_text, request, text_matches
-from listeners.base import Listener, Query, SourceError
+from listeners.base import MALFORMED, Listener, Query, SourceError
+
+ALERTS_ID = "tag:google.com,2013:googlealerts/"  # a Google Alerts entry id starts so
 
 
 class RSSOptions(BaseModel):
@@ -73,16 +78,32 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def _body(entry: Mapping[str, Any]) -> str:
+    """The entry's text: the full content when the feed has it, else the summary.
+
+    An RSS 2.0 `description` is often an excerpt of the `content:encoded`
+    body; a term only in the rest of the body would be filtered out here and
+    by the pipeline, so the longer of the two is the text.
+    """
+    summary = html_to_text(entry.get("summary")) if entry.get("summary") else ""
+    contents = entry.get("content") or []
+    full = html_to_text(contents[0].get("value")) if contents else ""
+    return full if len(full) > len(summary) else summary
+
+
 def _mention(entry: Mapping[str, Any], feed_title: str, fetched: datetime) -> Mention:
-    link = unwrap(str(entry.get("link") or ""))
+    wrapped = str(entry.get("link") or "")
+    link = unwrap(wrapped)
     title = html_to_text(entry.get("title"))
-    summary = ""
-    if entry.get("summary"):
-        summary = html_to_text(entry.get("summary"))
-    elif entry.get("content"):
-        summary = html_to_text(entry["content"][0].get("value"))
+    summary = _body(entry)
     text = title if not summary or summary == title else f"{title}\n\n{summary}"
-    key = str(entry.get("id") or link or "")
+    entry_id = str(entry.get("id") or "")
+    key = entry_id or link
+    native = None
+    if link != wrapped and entry_id.startswith(ALERTS_ID):
+        # Each Google Alert gives the same article its own entry id: the brand's
+        # alert and a competitor's would store it twice. The real URL is the key.
+        key, native = link, entry_id
     if not key:
         if not text:
             raise ValueError("entry with no id, link or text")
@@ -94,7 +115,7 @@ def _mention(entry: Mapping[str, Any], feed_title: str, fetched: datetime) -> Me
     return new_mention(
         platform="rss",
         external_id=key,
-        native_id=None,
+        native_id=native,
         url=link,
         author=author,
         text=text,
@@ -115,7 +136,7 @@ def parse(payload: bytes, fetched: datetime | None = None) -> tuple[list[Mention
     for entry in feed.get("entries") or []:
         try:
             out.append(_mention(entry, title, fetched))
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        except MALFORMED:
             skipped += 1
     return out, skipped
 

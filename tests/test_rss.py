@@ -25,8 +25,11 @@ def test_google_alerts_feed():
     ms, skipped = parse(raw("google_alerts.xml"), NOW)
     assert skipped == 0 and len(ms) == 3
     m = ms[1]
-    assert m.external_id == "tag:google.com,2013:googlealerts/feed:13685523368333461374"
-    assert m.url == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
+    # an Alerts entry is keyed by the article's real URL; the entry id is kept as native_id
+    assert (
+        m.external_id == m.url == "https://investorplace.com/2019/07/slack-stock-truly-compelling/"
+    )
+    assert m.native_id == "tag:google.com,2013:googlealerts/feed:13685523368333461374"
     assert m.author == "investorplace.com"  # the alert has no author: the site stands in
     assert m.text.startswith("Slack Stock Has a Compelling Story")
     assert "<b>" not in m.text and "&#39;" not in m.text and "Company's decision" in m.text
@@ -43,6 +46,22 @@ def test_blog_rss_feed():
         first.text == "Why we moved off Acme Cloud\n\nThe Acme bill doubled & support took a week."
     )
     assert ms[2].external_id == "https://blog.example.com/2026/11/globex"  # no guid: the link
+
+
+def test_a_term_in_the_full_content_beyond_the_excerpt_is_in_the_text():
+    ms, skipped = parse(raw("blog_excerpt.rss"), NOW)
+    assert skipped == 0
+    outage = ms[0]
+    assert outage.text.startswith("What we learned from last week's outage\n\nOur pager went off")
+    assert "storage vendor: Acme had rotated a certificate" in outage.text
+    assert "[...]" not in outage.text  # the body, not the excerpt
+
+
+def test_the_same_article_in_two_google_alerts_has_one_key():
+    (a,), _ = parse(raw("google_alerts_brand.xml"), NOW)
+    (b,), _ = parse(raw("google_alerts_competitor.xml"), NOW)
+    assert a.external_id == b.external_id == "https://news.example.com/2026/11/acme-vs-globex"
+    assert a.native_id != b.native_id
 
 
 def test_google_news_feed_keeps_the_publisher():
@@ -134,3 +153,31 @@ def test_html_error_page_is_reported(srv, store):
     srv.fault("/feed.xml", "html403")
     lines = run(store, srv.url + "/feed.xml")
     assert "FAILED: blocked by the platform" in lines[0]
+
+
+def test_blog_entry_whose_body_names_the_brand_is_kept(srv, store):
+    srv.route(
+        "/ops.xml", Reply(200, raw("blog_excerpt.rss"), {"Content-Type": "application/rss+xml"})
+    )
+    run(store, srv.url + "/ops.xml")
+    assert stored(store, as_set=True) == {"https://ops.example.com/2026/11/outage-notes"}
+
+
+def test_an_article_in_the_brand_and_a_competitor_alert_is_stored_once(srv, store):
+    for name in ("brand", "competitor"):
+        srv.route(
+            f"/alerts/{name}",
+            Reply(200, raw(f"google_alerts_{name}.xml"), {"Content-Type": "application/atom+xml"}),
+        )
+    settings = settings_from_dict(
+        {
+            **SAMPLE_CONFIG,
+            "sources": [
+                {"platform": "rss", "name": f"alert-{n}", "url": f"{srv.url}/alerts/{n}"}
+                for n in ("brand", "competitor")
+            ],
+        }
+    )
+    lines = listen_once(settings, store, now=NOW, timeout=2)
+    assert stored(store) == ["https://news.example.com/2026/11/acme-vs-globex"]
+    assert "1 new" in lines[0] and "0 new, 1 already stored" in lines[1], lines
