@@ -20,7 +20,13 @@ Then, in this process, each stage is timed on the pages the server sends
 (with the time SQLite itself spends in statements and commits: mostly the
 mentions INSERT, which keeps ten indexes and the FTS5 table, and the commit
 that writes those pages to the WAL).
-Texts are generated here from generic templates (no evaluation data).
+Texts are generated here from generic templates (no evaluation data), or,
+with `--texts airline`, are the real customer tweets of the airline
+evaluation set read at run time from ../shared/benchmarks (evaluation only:
+nothing is copied): about 14,000 distinct texts, far more varied than the
+templates, so every cache starts cold, as it does for a listener's real
+posts. The parts of enrich (Scorer, classify) are timed with their caches
+emptied too.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import gc
+import html
 import json
 import os
 import random
@@ -45,6 +52,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 ENTITIES = {"Acme": ["acme"], "Globex": ["globex"], "Initech": ["initech"]}
+# --texts airline: real customer tweets (evaluation set, read at run time from
+# ../shared/benchmarks, never stored here), the first entity being the brand.
+AIRLINES = {
+    "United": ["united"],
+    "American": ["americanair"],
+    "Delta": ["delta"],
+    "Southwest": ["southwestair"],
+    "JetBlue": ["jetblue"],
+    "US Airways": ["usairways"],
+    "Virgin America": ["virginamerica"],
+}
 OPENERS = [
     "Honestly",
     "Ugh,",
@@ -162,15 +180,40 @@ class FastAlgolia:
         return Reply(200, body.encode(), {"Content-Type": "application/json"})
 
 
-def write_config(path: Path, urls: list[str]) -> None:
-    lines = [
-        "[brand]",
-        'name = "Acme"',
-        'terms = ["acme"]',
-        "[competitors]",
-        'Globex = ["globex"]',
-        'Initech = ["initech"]',
+def airline_posts(now: int, limit: int) -> list[dict[str, Any]]:
+    """Real airline customer tweets as Hacker News hits, keeping those the pipeline keeps
+    (a brand or competitor term in the text), each text once, spread over six days."""
+    from _data import airline_tweets
+    from localserver import hn_hit
+
+    from earful.pipeline import Pipeline
+
+    matcher = Pipeline(settings_for(ENTITIES)).matcher
+    rng = random.Random(11)
+    texts = list(dict.fromkeys(r["text"] for r in airline_tweets()))
+    texts = [t for t in texts if matcher.match(html.unescape(t))][:limit]
+    return [
+        hn_hit(i, now - rng.randint(60, 6 * 86400), html.escape(t), author=f"user{i % 5000}")
+        for i, t in enumerate(texts, start=1)
     ]
+
+
+def settings_for(entities: dict[str, list[str]]) -> Any:
+    from earful.config import settings_from_dict
+
+    brand, *rivals = entities
+    return settings_from_dict(
+        {
+            "brand": {"name": brand, "terms": entities[brand]},
+            "competitors": {k: entities[k] for k in rivals},
+        }
+    )
+
+
+def write_config(path: Path, urls: list[str]) -> None:
+    brand, *rivals = ENTITIES
+    lines = ["[brand]", f"name = {json.dumps(brand)}", f"terms = {json.dumps(ENTITIES[brand])}"]
+    lines += ["[competitors]"] + [f"{json.dumps(k)} = {json.dumps(ENTITIES[k])}" for k in rivals]
     for n, url in enumerate(urls):
         lines += [
             "[[sources]]",
@@ -278,20 +321,16 @@ def stages(posts: list[dict[str, Any]], tmp: Path) -> dict[str, float]:
     """
     from sqlalchemy import event
 
-    from earful.config import settings_from_dict
+    from earful import intent
     from earful.pipeline import Pipeline
     from earful.poller import GROUP_ROWS
+    from earful.sentiment import split_hashtag
     from earful.store import Store
     from earful.triage import classify
     from listeners._http import decode_json, text_matches
     from listeners.hackernews import parse
 
-    settings = settings_from_dict(
-        {
-            "brand": {"name": "Acme", "terms": ["acme"]},
-            "competitors": {k: v for k, v in ENTITIES.items() if k != "Acme"},
-        }
-    )
+    settings = settings_for(ENTITIES)
     raw = [json.dumps(p).encode() for p in server_pages(posts)]
     gc.collect()
     gc.freeze()  # as the worker does; the pages held here would inflate later stages' GC
@@ -313,9 +352,13 @@ def stages(posts: list[dict[str, Any]], tmp: Path) -> dict[str, float]:
     enriched = [pipe.enrich_all(b)[0] for b in batches]
     out["enrich (clean, match, score, triage)"] = time.perf_counter() - t0
     texts = [m.text for b in enriched for m in b]
+    # The parts again with their caches emptied: enrich above saw every text first.
+    fresh = Pipeline(settings)
+    split_hashtag.cache_clear()
     t0 = time.perf_counter()
-    scores = pipe.scorer.score_many(texts)
+    scores = fresh.scorer.score_many(texts)
     out["  Scorer (mask, language, tuned VADER)"] = time.perf_counter() - t0
+    intent._reset_caches()
     t0 = time.perf_counter()
     for text, sc in zip(texts, scores, strict=True):
         classify(text, sc.compound, neg=sc.neg)
@@ -364,14 +407,27 @@ def main() -> None:
         default=os.environ.get("EARFUL_BENCH_PG_URL"),
         help="also run on PostgreSQL: a server URL whose user may CREATE DATABASE",
     )
+    ap.add_argument(
+        "--texts",
+        choices=("templates", "airline"),
+        default="templates",
+        help="generated template posts (default) or the real airline tweets of the "
+        "evaluation sets (about 14,000 distinct texts, read at run time)",
+    )
     args = ap.parse_args()
 
     from localserver import LocalServer
 
-    n = args.posts
+    global ENTITIES
     now = int(time.time())
-    progress(f"generating {n:,} posts")
-    posts = make_posts(n, now)
+    if args.texts == "airline":
+        ENTITIES = AIRLINES
+        progress("reading the airline tweets (evaluation set)")
+        posts = airline_posts(now, args.posts)
+    else:
+        progress(f"generating {args.posts:,} posts")
+        posts = make_posts(args.posts, now)
+    n = len(posts)
     texts = [p["comment_text"] for p in posts]
     tmp = Path(args.db_dir or tempfile.mkdtemp(prefix="earful-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -412,7 +468,9 @@ def main() -> None:
 
     one_rate = n / t1
     two_rate = n / t2
-    print(f"posts: {n:,} ({requests_one} HTTP requests, 2% repeated hits deduped)")
+    print(
+        f"posts: {n:,} {args.texts} texts ({requests_one} HTTP requests, 2% repeated hits deduped)"
+    )
     print(f"VADER polarity_scores alone:        {vader:10,.0f} posts/s")
     print(f"earful ingest, 1 worker (SQLite):   {one_rate:10,.0f} posts/s  ({t1:.1f} s)")
     print(f"ratio to VADER (aim >= 0.8):        {one_rate / vader:10.2f}")
