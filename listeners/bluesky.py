@@ -23,10 +23,14 @@ indexedAt watermark runs ahead of it and skips posts the AppView indexes
 late). Clients may set any `createdAt`; the min with indexedAt clamps future
 ones. A poll asks for `since = watermark - overlap`, walks pages newest first
 down to that bound, deduplicates by at-URI, and moves the watermark only
-after every page is stored. Logged in, pages follow `cursor`; where there is
-none to follow (the public host refuses cursors, or a full page came without
-one) the next page asks `until` = the oldest sortAt seen plus 1 ms (`until`
-is exclusive; posts sharing that millisecond come back and are deduplicated).
+after every page is stored. Logged in, pages follow `cursor` (with the
+`until` of the query it came from). Where none leads on (the public host
+refuses cursors; a full page came without one; a cursor page came back empty,
+since a cursor "may not allow scrolling through the entire result set") the
+next page asks `until` = the oldest sortAt seen plus 1 ms (`until` is
+exclusive; posts sharing that millisecond come back and are deduplicated).
+Only a short page without a cursor, or an empty answer to a plain query, ends
+a walk above the bound.
 A walk cut short by `max_pages`, or stuck on more than `limit` posts in one
 millisecond, keeps the old watermark, so the next poll refetches rather than
 leaves a gap. If the public host refuses an `until` page too, the walk ends
@@ -307,6 +311,7 @@ class BlueskyListener(Listener):
         until: datetime | None = None
         uris: set[str] = set()
         newest: datetime | None = None
+        oldest: datetime | None = None
         for _page in range(self.options.max_pages):
             params: dict[str, Any] = {
                 "q": q,
@@ -314,10 +319,11 @@ class BlueskyListener(Listener):
                 "limit": self.options.limit,
                 "since": _iso(lower),
             }
+            if until is not None:  # a cursor belongs to the query it came from: keep its until
+                params["until"] = _iso(until)
             if page_cursor:
                 params["cursor"] = page_cursor
-            elif until is not None:
-                params["until"] = _iso(until)
+            via_cursor = page_cursor is not None
             try:
                 data = self._get("app.bsky.feed.searchPosts", params)
             except SourceError as exc:
@@ -338,19 +344,24 @@ class BlueskyListener(Listener):
             fresh = {m.external_id for m in mentions}
             uris.update(fresh)
             newest = max([*stamps, *([newest] if newest else [])], default=None)
-            oldest = min(stamps, default=None)
-            if not posts or oldest is None or oldest < lower:
+            oldest = min([*stamps, *([oldest] if oldest else [])], default=None)
+            if stamps and min(stamps) < lower:
                 return newest, True
             more = data.get("cursor")
-            if logged_in and isinstance(more, str) and more:
+            if posts and logged_in and isinstance(more, str) and more:
                 page_cursor = more
                 continue
-            if not more and len(posts) < self.options.limit:
-                return newest, True  # a short page with no cursor: the server has no more
-            if not fresh and until is not None:
-                return newest, False  # more than `limit` posts in one millisecond: stuck
-            # `until` is exclusive: 1 ms above the oldest brings back its millisecond's posts
             page_cursor = None
+            n = len(posts or [])
+            if not more and (0 < n < self.options.limit or (n == 0 and not via_cursor)):
+                return newest, True  # a short last page, or an empty answer to a plain query
+            if oldest is None:
+                return newest, True  # nothing dated to page back from
+            if not fresh and not via_cursor and until is not None:
+                return newest, False  # more than `limit` posts in one millisecond: stuck
+            # Where no cursor leads on (the public host refuses them; a full or an empty page
+            # came without one) ask `until`, exclusive: 1 ms above the oldest brings back its
+            # millisecond's posts, which are deduplicated.
             until = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(
                 milliseconds=1
             )

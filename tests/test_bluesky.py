@@ -101,6 +101,8 @@ class FakeAppView:
         self.issued = 0
         self.valid: set[str] = set()
         self.refuse_until = False  # a public host that refuses `until` as it refuses cursors
+        self.send_cursor = True  # False: never says there is more
+        self.cursor_depth = None  # a cursor past this offset finds nothing (scrolling ends early)
 
     def install(self, srv):
         srv.route(SEARCH, self.search)
@@ -144,8 +146,10 @@ class FakeAppView:
             return Reply(403, "Request forbidden by administrative rules")
         limit = int(req.arg("limit") or 25)
         page = hits[start : start + limit]
+        if self.cursor_depth is not None and start >= self.cursor_depth:
+            page = []
         out = {"posts": page}
-        if start + limit < len(hits):
+        if start + limit < len(hits) and self.send_cursor and page:
             out["cursor"] = str(start + limit)
         return out
 
@@ -332,6 +336,37 @@ def test_without_credentials_pages_back_with_until_instead_of_a_cursor():
         got = [m.external_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(p["uri"] for p in posts)  # all 40, not the newest 25
         assert cursor == {"since": post(39, 11)["indexedAt"]}
+
+
+def test_a_full_page_without_a_cursor_pages_back_with_until():
+    with LocalServer() as srv:
+        posts = [post(n, 50 - n) for n in range(40)]
+        fake = FakeAppView(posts)
+        fake.send_cursor = False
+        fake.install(srv)
+        pages, cursor = run(make(srv.url, limit=25), None)
+        assert [r.arg("until") is None for r in srv.served(SEARCH)] == [True, False]
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(p["uri"] for p in posts)
+        assert cursor == {"since": post(39, 11)["indexedAt"]}
+
+
+def test_a_cursor_that_stops_scrolling_early_is_followed_by_until_pages():
+    with LocalServer() as srv:
+        posts = [post(n, 100 - n) for n in range(60)]
+        fake = FakeAppView(posts)
+        fake.cursor_depth = 20  # the third cursor page comes back empty
+        fake.install(srv)
+        pages, cursor = run(logged_in(srv.url, limit=10), None)
+        searches = srv.served(SEARCH)
+        assert [r.arg("cursor") for r in searches[:3]] == [None, "10", "20"]
+        assert searches[3].arg("until") and searches[3].arg("cursor") is None
+        # a cursor that came from an `until` query is followed with that same `until`
+        assert searches[4].arg("cursor") == "10"
+        assert searches[4].arg("until") == searches[3].arg("until")
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(p["uri"] for p in posts)  # all 60, none twice
+        assert cursor == {"since": post(59, 41)["indexedAt"]}
 
 
 def test_a_public_host_that_refuses_until_too_keeps_what_it_served():
