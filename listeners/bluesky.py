@@ -54,6 +54,7 @@ from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "bluesky"
 PUBLIC_HOST = "https://public.api.bsky.app"
+INVALID_HANDLE = "handle.invalid"  # what the AppView shows for a handle that fails verification
 PROFILES_PER_CALL = 25
 FOLLOWERS_TTL = timedelta(hours=6)
 
@@ -97,7 +98,7 @@ def parse_post(
         platform=PLATFORM,
         external_id=uri,
         url=web_url(uri, did),
-        author=str(author.get("handle") or did),
+        author=_handle(author) or did,
         text=str(record.get("text") or ""),
         created_at=created,
         author_followers=(followers or {}).get(did),
@@ -111,6 +112,13 @@ def parse_post(
         raw=dict(post),
         source=source,
     )
+
+
+def _handle(author: Mapping[str, Any]) -> str | None:
+    """The author's handle, or None when it failed verification: the AppView then sends the
+    placeholder `handle.invalid` for every such account, which would merge them into one."""
+    handle = author.get("handle")
+    return str(handle) if handle and handle != INVALID_HANDLE else None
 
 
 def parse(

@@ -449,3 +449,18 @@ def test_health_says_needs_credentials_when_the_public_host_refuses(sqlite_store
         row = status_rows(settings, sqlite_store, NOW)[0]
         assert row["status"] == "needs credentials"
         assert row["error_kind"] == "needs_credentials"
+
+
+def test_parse_an_unverified_handle_is_attributed_to_the_did_not_one_shared_placeholder():
+    # The AppView shows every account whose handle fails verification as `handle.invalid`:
+    # used as the author, strangers would merge into one author in every rollup.
+    mentions, skipped = parse(load("searchPosts_invalid_handle.json"))
+    assert skipped == 0
+    assert [m.author for m in mentions] == [
+        "did:plc:unverifiedaaaaaaaaaaaaaaa",
+        "did:plc:unverifiedbbbbbbbbbbbbbbb",
+        "carol.example.com",
+    ]
+    assert mentions[0].url == (
+        "https://bsky.app/profile/did:plc:unverifiedaaaaaaaaaaaaaaa/post/3lbqz7inv001"
+    )
