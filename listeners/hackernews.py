@@ -9,8 +9,9 @@ served: nbHits may be an estimate), the walk narrows its upper bound to the
 oldest hit seen and starts again at page 0.
 Cursor: `{"watermark": U}` (epoch seconds: every hit created at or before U
 has been fetched). A poll walks the window (watermark - overlap, now]; while
-it walks, the cursor also holds `walk` (bounds, term, page), so a crash
-resumes the walk instead of skipping what it had not reached. The first poll
+it walks, the cursor also holds `walk` (bounds, terms, term, page), so a crash
+resumes the walk instead of skipping what it had not reached (a walk saved
+with other terms is started again over the same window). The first poll
 (no cursor) walks the source's `backfill` window.
 Each term is searched quoted (Algolia's typo tolerance and prefix matching
 would otherwise match "nodes" for "nodejs") and each hit is kept only when
@@ -135,13 +136,20 @@ class HackerNewsListener(Listener):
         cursor = cursor or {}
         watermark = cursor.get("watermark")
         walk = cursor.get("walk")
+        now_i = int(self.ctx.clock().timestamp())
+        if isinstance(walk, dict) and walk.get("terms", terms) != terms:
+            # The terms changed while a walk was under way (config edited, worker
+            # restarted): its `term` index would point into another list and skip
+            # a term's window. Walk the same window again with the new terms.
+            walk = {"lower": walk["lower"], "top": now_i, "upper": now_i, "term": 0, "page": 0}
+            walk["terms"] = terms
         if not isinstance(walk, dict):
-            now_i = int(self.ctx.clock().timestamp())
             if watermark is None:
                 lower = int((self.ctx.clock() - self.ctx.source.backfill).timestamp())
             else:
                 lower = int(watermark) - opts.overlap_seconds
             walk = {"lower": lower, "top": now_i, "upper": now_i, "term": 0, "page": 0}
+            walk["terms"] = terms
         url = f"{self.base_url}/api/v1/search_by_date"
         while True:
             term = terms[min(walk["term"], len(terms) - 1)]
@@ -185,14 +193,15 @@ class HackerNewsListener(Listener):
         # Hits served in this window so far. Cursors saved before `seen` existed
         # estimate it from the page number (every earlier page was full).
         seen = int(walk.get("seen", walk["page"] * per)) + len(raw_hits)
-        if hits and walk["page"] + 1 < nb_pages:
+        # A page of nothing but garbled hits still says the walk goes on (`raw_hits`).
+        if raw_hits and walk["page"] + 1 < nb_pages:
             walk.update(page=walk["page"] + 1, seen=seen)
             return walk
         # Capped: fewer hits served than the window holds. nbPages x hitsPerPage
         # is no measure of that (hitsPerPage=300 gives 4 pages, 1,200 > 1,000
         # served), and nbHits may be an estimate, so reaching the pagination
         # limit counts as capped too: restart below the oldest hit seen.
-        if hits and (nb_hits > seen or seen >= PAGINATION_LIMIT):
+        if raw_hits and (nb_hits > seen or seen >= PAGINATION_LIMIT):
             times = [t for t in map(_epoch_i, hits) if t is not None]
             oldest = min(times) if times else walk["upper"]
             if oldest < walk["upper"]:

@@ -16,9 +16,11 @@ complete walk, never later than the time that walk started (a post dated in
 the future by a skewed origin server must not hide what comes after it).
 A poll walks pages newest first and stops at the page that reaches
 watermark - overlap (federated items can arrive a little late; the first poll
-walks at most `max_pages` per term and type); while walking, `walk` (step, page, newest seen) is saved too, so a crash resumes the
-walk. Numeric ids are instance-local: the key is `ap_id`, so the same post
-seen through several instances (several sources) is stored once. Deleted and
+walks at most `max_pages` per term and type); while walking, `walk` (terms,
+step, page, newest seen) is saved too, so a crash resumes the walk (a walk
+saved with other terms starts its steps again over the same window).
+Numeric ids are instance-local: the key is `ap_id`, so the same post seen
+through several instances (several sources) is stored once. Deleted and
 removed items are dropped.
 """
 
@@ -214,6 +216,10 @@ class LemmyListener(Listener):
         cursor = cursor or {}
         watermark = cursor.get("watermark")
         walk = cursor.get("walk")
+        if isinstance(walk, dict) and walk.get("terms", terms) != terms:
+            # The terms changed while a walk was under way: its `step` would index
+            # other (type, term) steps and skip one. Same window, steps from the start.
+            walk = {**walk, "step": 0, "page": 1, "page_cursor": None, "terms": terms}
         if not isinstance(walk, dict):
             if watermark is None:
                 lower = self.ctx.clock() - self.ctx.source.backfill
@@ -222,6 +228,7 @@ class LemmyListener(Listener):
             walk = {"lower": lower.isoformat(), "step": 0, "page": 1, "page_cursor": None}
             walk["newest"] = watermark
             walk["started"] = self.ctx.clock().isoformat()
+            walk["terms"] = terms
         v4 = self.api_version() == "v4"
         lower_dt = iso(walk["lower"])
         while True:

@@ -274,6 +274,14 @@ def test_a_garbled_timestamp_on_a_capped_page_does_not_stop_the_walk(srv, store)
     assert lines[0].startswith("hackernews: ok"), lines
 
 
+def test_a_page_of_only_garbled_hits_does_not_end_the_walk(srv, store):
+    fake = AlgoliaFake([hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 31)])
+    fake.page_hook = lambda req, hits: ["garbled"] * len(hits) if req.arg("page") == "1" else hits
+    srv.route(PATH, fake)
+    listen_once(hn_settings(srv.url, hits_per_page=10), store, now=NOW, timeout=2)
+    assert stored(store, as_set=True) == {str(i) for i in [*range(1, 11), *range(21, 31)]}
+
+
 def test_a_garbled_envelope_count_is_a_bad_payload(srv, store):
     srv.route(PATH, {"hits": [hn_hit(1, T - 5, "acme")], "nbPages": "many", "nbHits": 1})
     lines = listen_once(hn_settings(srv.url), store, now=NOW, timeout=2)
@@ -303,6 +311,27 @@ def test_crash_mid_walk_resumes_from_saved_page(srv, store):
     assert len(stored(store, as_set=True)) == 300
     assert store.get_cursor(src.key, q.key) == {"watermark": T}
     client.close()
+
+
+def test_a_walk_saved_with_other_terms_is_walked_again_with_the_new_ones(srv, store):
+    # A walk of ["zeta"] stopped at page 1; then "acme" was added before "zeta". Resuming
+    # `term 0, page 1` would read acme from page 1 and never see acme's page 0.
+    fake = AlgoliaFake(
+        [hn_hit(i, T - i * 10, f"acme post {i}") for i in range(1, 16)]
+        + [hn_hit(i, T - i * 10, f"zeta post {i}") for i in range(16, 31)]
+    )
+    srv.route(PATH, fake)
+    raw = {
+        "brand": {"name": "Acme", "terms": ["acme", "zeta"]},
+        "sources": [{"platform": "hackernews", "base_url": srv.url, "hits_per_page": 10}],
+    }
+    settings = settings_from_dict(raw)
+    src = settings.sources[0]
+    walk = {"lower": T - 86400, "top": T, "upper": T, "term": 0, "page": 1, "terms": ['"zeta"']}
+    store.save_page(src.key, "Acme", [], {"watermark": None, "walk": walk})
+    listen_once(settings, store, now=NOW, timeout=2)
+    assert len(stored(store, as_set=True)) == 30
+    assert store.get_cursor(src.key, "Acme") == {"watermark": T}
 
 
 def test_query_override_is_sent_verbatim(srv, store):

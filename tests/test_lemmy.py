@@ -342,3 +342,30 @@ def test_a_list_that_is_not_a_list_is_counted_not_a_crash(srv, store):
     srv.route("/api/v3/search", lambda req: {"posts": 7, "comments": []})
     lines = run(srv, store)
     assert lines[0].startswith("lemmy: ok"), lines
+
+
+def test_a_walk_saved_with_other_terms_starts_its_steps_again(srv, store):
+    # A walk of ["zeta"] stopped at its comments step; "acme" was then added first.
+    # Resuming `step 1` would now mean (Comments, acme) and skip acme's posts.
+    fake = LemmyFake(
+        posts=[post_view(i, NOW - timedelta(hours=i), f"acme post {i}") for i in range(1, 4)]
+    )
+    fake.install(srv)
+    raw = {
+        "brand": {"name": "Acme", "terms": ["acme", "zeta"]},
+        "sources": [{"platform": "lemmy", "base_url": srv.url}],
+    }
+    settings = settings_from_dict(raw)
+    src = settings.sources[0]
+    walk = {
+        "lower": (NOW - timedelta(days=1)).isoformat(),
+        "step": 1,
+        "page": 1,
+        "page_cursor": None,
+        "newest": None,
+        "started": NOW.isoformat(),
+        "terms": ["zeta"],
+    }
+    store.save_page(src.key, "Acme", [], {"watermark": None, "walk": walk})
+    listen_once(settings, store, now=NOW, timeout=2)
+    assert len(stored(store, as_set=True)) == 3
