@@ -152,7 +152,13 @@ class XListener(Listener):
         if cur.get("until_id") and _older(cur["until_id"], oldest_reachable):
             cur = {"since_id": cur.get("next_since_id")}  # the gap left the 7-day window
         if cur.get("since_id") and _older(cur["since_id"], oldest_reachable):
-            cur = {}  # a since_id older than 7 days is refused (400): start from the window
+            # a since_id older than 7 days is refused (400): start from the window, and
+            # still fill only the unfinished gap when there is one (not re-buy what is above it)
+            cur = (
+                {**cur, "since_id": None, "start_time": _rfc3339(oldest_reachable)}
+                if cur.get("until_id")
+                else {}
+            )
         if cur.get("until_id"):  # finish the walk a previous poll had to cut short
             cur = yield from self._walk(query, token, cur, gap=True)
             if cur.get("until_id"):

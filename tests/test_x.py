@@ -304,3 +304,22 @@ def test_snowflake_time_and_a_since_id_older_than_the_window():
         pages, cursor = run(listener, gap)
         assert srv.served(SEARCH)[-1].arg("since_id") == str(BASE_ID + 1)
         assert srv.served(SEARCH)[-1].arg("until_id") is None
+
+
+def test_a_gap_whose_since_id_left_the_window_is_filled_from_the_window_not_rebought():
+    with LocalServer() as srv:
+        srv.route(SEARCH, FakeX([tweet(n) for n in range(1, 31)]))
+        listener = make(srv.url, max_results=10)
+        week_old = str(BASE_ID - ((8 * 86400 * 1000) << 22))
+        gap = {
+            "since_id": week_old,
+            "until_id": str(BASE_ID + 21),
+            "next_since_id": str(BASE_ID + 30),
+        }
+        pages, cursor = run(listener, gap)
+        first = srv.served(SEARCH)[0]
+        assert first.arg("since_id") is None and first.arg("start_time") == "2026-11-18T13:01:00Z"
+        assert first.arg("until_id") == str(BASE_ID + 21)
+        got = [m.native_id for p in pages for m in p.mentions]
+        assert sorted(got) == sorted(str(BASE_ID + n) for n in range(1, 21))  # none above the gap
+        assert cursor == {"since_id": str(BASE_ID + 30)}
