@@ -26,8 +26,9 @@ pages are stored. A walk cut short keeps the old one: by `max_pages`, by an
 empty page after `after` (its anchor post was deleted between requests), or
 by a full page without `after` above the bound (a listing stops at about
 1,000 items, and what lies below is out of reach).
-Content that is `[deleted]` or `[removed]` is never stored: Reddit's terms
-say it must be purged, so such items are skipped.
+Content that is `[deleted]`, `[removed]` or `[ Removed by Reddit ]` /
+`[ Removed by moderator ]` is never stored: Reddit's terms say it must be
+purged, so such items are skipped.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ from listeners.base import Listener, Query, SourceError, parse_each
 PLATFORM = "reddit"
 VERSION = "0.1.0"
 _BLANKS = re.compile(r"[ \t]*\n(?:[ \t]*\n)+[ \t]*")
-GONE = frozenset({"[deleted]", "[removed]"})
+# What Reddit leaves in place of deleted or removed text: `[deleted]`, `[removed]`, and the
+# newer `[ Removed by Reddit ]` / `[ Removed by moderator ]` (inner spaces, any case).
+_GONE = re.compile(r"\[\s*(?:deleted|removed(?:\s+by\s+[a-z ]+?)?)\s*\]", re.IGNORECASE)
 _WINDOWS = (
     ("hour", 3600),
     ("day", 86400),
@@ -88,7 +91,7 @@ def build_query(query: Query) -> str:
 
 
 def is_gone(text: str | None) -> bool:
-    return (text or "").strip() in GONE
+    return _GONE.fullmatch((text or "").strip()) is not None
 
 
 def parse_thing(thing: Mapping[str, Any], source: str | None = None) -> Mention | None:

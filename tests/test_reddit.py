@@ -151,6 +151,18 @@ def test_parse_purges_deleted_and_removed_and_skips_malformed():
     assert all("[deleted]" not in m.text and "[removed]" not in m.text for m in mentions)
 
 
+def test_parse_purges_the_newer_removed_by_tombstones_too():
+    mentions, skipped = parse(json.loads(fixture("search_tombstones.json")))
+    assert skipped == 0
+    assert [m.external_id for m in mentions] == ["t3_acme10"]  # "[ Removed by Reddit ]" etc.
+
+
+def test_parse_rss_purges_a_removed_by_reddit_entry():
+    kept, gone = thing(1, 5), thing(2, 6, selftext="[ Removed by Reddit ]")
+    mentions, _ = parse_rss(atom([kept, gone]))
+    assert [m.external_id for m in mentions] == ["t3_p1"]
+
+
 @pytest.mark.parametrize("created_utc", [1e17, 1e20, float("inf")])
 def test_parse_skips_a_timestamp_beyond_the_platforms_range(created_utc):
     listing = json.loads(fixture("search.json"))
