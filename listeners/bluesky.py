@@ -175,7 +175,7 @@ class BlueskyListener(Listener):
     default_base_url = "https://bsky.social"
     sees = (
         "Bluesky search sees public posts the AppView has indexed; without an app password "
-        "the public search endpoint is often refused and cannot page."
+        "the public search endpoint is often refused and never follows a cursor."
     )
     options: BlueskyOptions
 
