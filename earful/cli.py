@@ -133,6 +133,12 @@ def listen(env: Env, once: bool, only: str | None) -> None:
     if only is not None and only not in {s.key for s in settings.sources}:
         known = ", ".join(s.key for s in settings.sources) or "none configured"
         fail(f"--source: no source named {only!r} in {settings.path} (known: {known})")
+    from earful.poller import write_group
+
+    try:
+        write_group()
+    except ConfigError as exc:
+        fail(str(exc))
     # Everything loaded so far lives as long as the worker: keep it out of the
     # cyclic collector's full passes (about 8% of ingest time otherwise).
     gc.freeze()

@@ -81,13 +81,16 @@ class Page:
 
     `cursor` is what the poller saves after storing `mentions` (None: keep the
     old one). `skipped` counts malformed items the listener dropped. `done`
-    says the listener is caught up for this poll.
+    says the listener is done for this poll; `more`, on its last page, that it
+    stopped at its own bound with more to fetch from the cursor it saved (the
+    poller walks again at once with --once, and polls again soon otherwise).
     """
 
     mentions: list[Mention]
     cursor: dict[str, Any] | None = None
     skipped: int = 0
     done: bool = False
+    more: bool = False
 
 
 # A frozen dataclass's __init__ sets each of Mention's 23 fields through

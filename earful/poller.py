@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +41,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earful.config import Settings, SourceConfig
+from earful.config import ConfigError, Settings, SourceConfig
 from earful.models import Mention, as_utc, utcnow
 from earful.pipeline import Pipeline
 from earful.schema import source_health
@@ -58,7 +58,7 @@ FAILURE_BACKOFF_CAP = timedelta(hours=1)
 IDLE_WAIT_CAP = 30.0  # seconds between schedule checks at most
 CHORES_EVERY = timedelta(minutes=1)  # snoozed items, alert detection and delivery
 # Pages written in one transaction (see _Pending): whichever bound comes first.
-GROUP_ROWS = 5000
+GROUP_ROWS = 5000  # EARFUL_WRITE_GROUP overrides it (1: every page in its own transaction)
 GROUP_CHARS = 8_000_000  # text held in memory before a write
 GROUP_SECONDS = 2.0  # a slow walk still shows up on the dashboard every few seconds
 
@@ -135,6 +135,22 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def write_group(environ: Mapping[str, str] | None = None) -> int:
+    """Mentions per write transaction at most: EARFUL_WRITE_GROUP, else GROUP_ROWS."""
+    raw = (os.environ if environ is None else environ).get("EARFUL_WRITE_GROUP")
+    if raw is None or not raw.strip():
+        return GROUP_ROWS
+    try:
+        rows = int(raw)
+    except ValueError:
+        rows = 0
+    if rows < 1:
+        raise ConfigError(
+            f"EARFUL_WRITE_GROUP: {raw!r} is not a number of mentions per write (1 or more)"
+        )
+    return rows
+
+
 class _Pending:
     """Enriched pages waiting to be written together with the newest of their cursors.
 
@@ -144,9 +160,10 @@ class _Pending:
     written either, so the next run fetches them again.
     """
 
-    __slots__ = ("mentions", "cursor", "pages", "chars", "since")
+    __slots__ = ("rows", "mentions", "cursor", "pages", "chars", "since")
 
-    def __init__(self) -> None:
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
         self.mentions: list[Mention] = []
         self.cursor: dict[str, Any] | None = None
         self.pages = 0
@@ -164,7 +181,7 @@ class _Pending:
 
     def full(self) -> bool:
         return (
-            len(self.mentions) >= GROUP_ROWS
+            len(self.mentions) >= self.rows
             or self.chars >= GROUP_CHARS
             or time.monotonic() - self.since >= GROUP_SECONDS
         )
@@ -201,6 +218,7 @@ class Poller:
         self.out = out
         self.owner = owner or worker_id()
         self.pipeline = pipeline or Pipeline(settings)
+        self.group_rows = write_group()
         self._listeners: dict[str, Listener] = {}
         self._chores_at: datetime | None = None
         from earful.queue import attach_settings
@@ -406,7 +424,10 @@ class Poller:
 
         Pages are enriched as they arrive and written together (`_Pending`):
         up to GROUP_ROWS mentions or GROUP_SECONDS per transaction, and always
-        before the walk ends, stops, fails or hits its page bound.
+        before the walk ends, stops, fails or hits its page bound. A walk that
+        ends with `Page.more` (the listener stopped at its own bound, its
+        cursor saved where it stopped) is walked again from that cursor with
+        --once, and brings the next poll forward otherwise.
         """
         listener = self.listener(src)
         max_pages = MAX_PAGES_ONCE if once else MAX_PAGES_LIVE
@@ -415,26 +436,53 @@ class Poller:
                 res.queries.append(query.key)
             cursor = self.store.get_cursor(src.key, query.key)
             pages = 0
-            pending = _Pending()
-            try:
-                for page in listener.poll(query, cursor):
-                    kept, dropped, bad = self._enrich(list(page.mentions), src.key)
-                    res.dropped += dropped
-                    res.malformed += page.skipped + bad
-                    pending.add(kept, page.cursor)
-                    pages += 1
-                    last = page.done or self.stop.is_set() or pages >= max_pages
-                    if last or pending.full():
-                        self._save(src, query, pending, res)
-                    if page.done or self.stop.is_set():
-                        break
-                    if pages >= max_pages:
-                        res.more = True
-                        break
-            finally:  # a fetch error mid-walk keeps what was fetched before it
-                self._save(src, query, pending, res)
+            while True:
+                more, walked = self._walk(src, query, listener, cursor, res, max_pages - pages)
+                pages += walked
+                if not more or self.stop.is_set():
+                    break
+                if not once or pages >= max_pages:
+                    res.more = True  # the rest comes with the next poll, brought forward
+                    break
+                before, cursor = cursor, self.store.get_cursor(src.key, query.key)
+                if cursor == before:  # "more" without progress: do not spin
+                    res.more = True
+                    break
             if self.stop.is_set():
                 return
+
+    def _walk(
+        self,
+        src: SourceConfig,
+        query: Query,
+        listener: Listener,
+        cursor: dict[str, Any] | None,
+        res: PollResult,
+        max_pages: int,
+    ) -> tuple[bool, int]:
+        """One walk of the listener from `cursor`: (more to fetch, pages read)."""
+        pages = 0
+        more = False
+        pending = _Pending(self.group_rows)
+        try:
+            for page in listener.poll(query, cursor):
+                kept, dropped, bad = self._enrich(list(page.mentions), src.key)
+                res.dropped += dropped
+                res.malformed += page.skipped + bad
+                pending.add(kept, page.cursor)
+                pages += 1
+                more = page.more
+                last = page.done or self.stop.is_set() or pages >= max_pages
+                if last or pending.full():
+                    self._save(src, query, pending, res)
+                if page.done or self.stop.is_set():
+                    break
+                if pages >= max_pages:
+                    more = True
+                    break
+        finally:  # a fetch error mid-walk keeps what was fetched before it
+            self._save(src, query, pending, res)
+        return more, pages
 
     def run_source(self, src: SourceConfig, *, once: bool) -> PollResult:
         """Lease, poll (with in-run retries for --once), record health, release."""

@@ -386,7 +386,8 @@ class MastodonListener(Listener):
         states = search_states(cursor, terms)
         for q in terms:
             yield from self._search_term(q, states)
-        yield Page([], None, done=True)
+        # a step cut short by max_pages: the poller walks again (--once) or comes back soon
+        yield Page([], None, done=True, more=any(is_open(st) for st in states.values()))
 
     def _search_term(self, q: str, states: dict[str, dict[str, Any]]) -> Iterator[Page]:
         """At most `max_pages` pages of one term's step; each page carries the whole cursor."""

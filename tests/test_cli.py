@@ -29,9 +29,14 @@ every = "1m"
 
 
 def earful(
-    *args: str, cwd: Path, stdin: str | None = None, timeout: float = 120
+    *args: str,
+    cwd: Path,
+    stdin: str | None = None,
+    timeout: float = 120,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EARFUL_")}
+    env |= extra_env or {}
     return subprocess.run(
         [sys.executable, "-m", "earful.cli", *args],
         cwd=cwd,
@@ -66,6 +71,17 @@ def test_bad_config_exits_2_with_one_line_naming_file_and_key(workdir):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "bad.toml: sources[1].every:" in lines[0]
+
+
+def test_bad_write_group_variable_exits_2_naming_it(workdir):
+    assert earful("db", "upgrade", cwd=workdir).returncode == 0
+    r = earful("listen", "--once", cwd=workdir, extra_env={"EARFUL_WRITE_GROUP": "lots"})
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "earful: EARFUL_WRITE_GROUP: 'lots' is not a number of mentions per write (1 or more)"
+    ]
+    ok = earful("listen", "--once", cwd=workdir, extra_env={"EARFUL_WRITE_GROUP": "1"})
+    assert ok.returncode == 0 and "demo: ok" in ok.stdout
 
 
 def test_unknown_command_and_bad_option_exit_2(workdir):

@@ -3,8 +3,9 @@
 The worker is the real CLI in a subprocess, polling a local fake Hacker News
 search with thousands of posts on a real SQLite file. The server kills it
 after a random number of requests plus a random delay, so deaths land in
-HTTP reads, parsing, scoring and inside write transactions. After the kills a
-last run completes; the stored set must equal the server's set, and the
+HTTP reads, parsing, scoring and inside write transactions (two pages per
+transaction during the kills, the default grouping for the last run). After the
+kills a last run completes; the stored set must equal the server's set, and the
 hourly rollup must count each stored mention exactly once.
 """
 
@@ -49,8 +50,10 @@ backfill = "30d"
     return str(cfg)
 
 
-def start(cfg: str, db: str, *args: str) -> subprocess.Popen:
+def start(cfg: str, db: str, *args: str, group: int | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if group is not None:  # mentions per write transaction (pages of 25 hits)
+        env["EARFUL_WRITE_GROUP"] = str(group)
     return subprocess.Popen(
         [sys.executable, "-m", "earful.cli", "--config", cfg, "--db", db, "listen", *args],
         cwd=ROOT,
@@ -85,7 +88,8 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(setup):
     for _ in range(KILLS * 2):
         if kills >= KILLS:
             break
-        proc = start(cfg, db, "--once")
+        # two pages per write: deaths land inside and between grouped writes
+        proc = start(cfg, db, "--once", group=50)
         target = len(srv.requests) + rng.randint(1, 6)
         fired = threading.Event()
 

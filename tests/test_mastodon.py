@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import ConfigError, settings_from_dict
+from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.mastodon import (
@@ -603,13 +603,14 @@ def test_search_of_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_tw
                 written = datetime.fromtimestamp((int(prev["min_id"]) >> 16) / 1000, UTC)
                 late = found(2000, written - timedelta(minutes=5))
                 fake.statuses.append(late)
-            lines = listen_once(settings, any_store, now=now)
-            assert "FAILED" not in lines[0], lines
-            new_total += int(re.search(r"(\d+) new", lines[0]).group(1))
+            res = live_poll(settings, any_store, now)
+            assert res.error is None, res.summary()
+            new_total += res.new
             asked = srv.served(SEARCH)[before:]
             before += len(asked)
             assert 1 <= len(asked) <= 3  # max_pages per term per poll
             st = term_state(any_store, settings)
+            assert res.more == is_open(st)  # an unfinished step brings the next poll forward
             if prev.get("min_id"):  # the watermark never moves back
                 assert id_key(st["min_id"]) >= id_key(prev["min_id"])
             same_step = st.get("min_id") == prev.get("min_id")
@@ -626,6 +627,27 @@ def test_search_of_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_tw
         assert new_total == len(fake.visible())  # each stored once; re-reads "already stored"
         assert len({m for m in marks if m}) >= 3  # several steps, each moving the watermark up
         assert any(r.arg("max_id") for r in srv.served(SEARCH))
+
+
+def test_once_catches_a_busy_brand_up_in_one_run(any_store):
+    with LocalServer() as srv:
+        history = busy_history(NOW - timedelta(hours=2))
+        fake = FakeSearch(history, {s["uri"] for s in history[::13]})
+        srv.route(SEARCH, fake)
+        _, settings = search_source(srv, limit=10, max_pages=3)
+        lines = listen_once(settings, any_store, now=NOW)
+        assert "FAILED" not in lines[0], lines
+        assert stored(any_store) == fake.visible()  # walked again while the listener had more
+        assert not is_open(term_state(any_store, settings))
+        assert len(srv.served(SEARCH)) > 3  # more than one walk of max_pages
+
+
+def live_poll(settings, store, now):
+    """One scheduled (not --once) poll of the only source, as the worker runs it."""
+    with _http.make_client(timeout=3) as http:
+        poller = Poller(settings, store, client=http, clock=lambda: now, out=lambda s: None)
+        poller.ensure_health(settings.sources)
+        return poller.run_source(settings.sources[0], once=False)
 
 
 def test_more_hits_in_one_second_than_a_page_are_paged_by_offset():
@@ -712,12 +734,12 @@ def test_a_poll_that_fails_mid_gap_resumes_where_it_left_off(sqlite_store):
         fake = FakeSearch(history)
         srv.route(SEARCH, fake)
         _, settings = search_source(srv, limit=10, max_pages=5)
-        listen_once(settings, sqlite_store, now=NOW)  # five pages of the backfill step
+        live_poll(settings, sqlite_store, NOW)  # five pages of the backfill step
         gap = term_state(sqlite_store, settings)
         assert "gap_max_id" in gap and "min_id" not in gap
         fake.calls, fake.fail_on = 0, 3  # the third request of the next poll fails
-        lines = listen_once(settings, sqlite_store, now=NOW)
-        assert "FAILED" in lines[0] and "needs credentials" in lines[0]
+        res = live_poll(settings, sqlite_store, NOW)
+        assert res.error is not None and "needs credentials" in res.summary()
         asked = srv.served(SEARCH)[-3:]
         assert asked[0].arg("max_id") == gap["gap_max_id"]  # continued the gap, not the top
         kept = term_state(sqlite_store, settings)
@@ -725,12 +747,11 @@ def test_a_poll_that_fails_mid_gap_resumes_where_it_left_off(sqlite_store):
         assert kept["newest"] == gap["newest"] == history[-1]["id"]
         fake.fail_on = None
         asked_before = len(srv.served(SEARCH))
-        listen_once(settings, sqlite_store, now=NOW)
+        live_poll(settings, sqlite_store, NOW)
         resumed = srv.served(SEARCH)[asked_before]
         assert resumed.arg("max_id") == kept["gap_max_id"]
         assert resumed.arg("offset") == (str(kept["offset"]) if "offset" in kept else None)
-        for _ in range(5):
-            listen_once(settings, sqlite_store, now=NOW)
+        listen_once(settings, sqlite_store, now=NOW)  # --once: walks until caught up
         assert stored(sqlite_store) == fake.visible()
         assert term_state(sqlite_store, settings) == {"min_id": history[-1]["id"]}
 
@@ -741,8 +762,8 @@ def test_results_not_newest_first_are_paged_by_offset_and_still_complete(sqlite_
         fake = FakeSearch(history, newest_first=False)
         srv.route(SEARCH, fake)
         _, settings = search_source(srv, limit=10, max_pages=2)
-        for _ in range(3):  # 45 hits, 10 a page, 2 pages a poll: the third poll's empty page
-            listen_once(settings, sqlite_store, now=NOW)
+        # 45 hits, 10 a page, 2 pages a walk: --once walks three times, the last page empty
+        listen_once(settings, sqlite_store, now=NOW)
         assert term_state(sqlite_store, settings) == {"min_id": history[-1]["id"]}
         assert stored(sqlite_store) == fake.visible()
         assert not any(r.arg("max_id") for r in srv.served(SEARCH))  # no order: never narrowed

@@ -327,6 +327,46 @@ def test_lease_blocks_a_second_worker_until_it_expires(scripted, store, client):
     assert stored(store) == ["s1"] and health(store, "scripted")["lease_owner"] is None
 
 
+# -- a listener that stopped at its own bound ("more") --------------------------------
+def test_once_walks_again_from_the_saved_cursor_while_the_listener_has_more(
+    scripted, store, client
+):
+    scripted["ok"] = [
+        [Page([mk(1)], {"n": 1}, done=True, more=True)],
+        [Page([mk(2)], {"n": 2}), Page([mk(3)], {"n": 3}, done=True, more=True)],
+        [Page([mk(4)], {"n": 4}, done=True)],
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    res = p.run_source(settings.sources[0], once=True)
+    assert res.error is None and not res.more
+    assert stored(store) == ["s1", "s2", "s3", "s4"]
+    assert p.listener(settings.sources[0]).ctx.state["cursors"] == [None, {"n": 1}, {"n": 3}]
+    assert store.get_cursor("scripted", "all") == {"n": 4} and res.pages == 4
+
+
+def test_live_poll_with_more_comes_back_at_once(scripted, store, client):
+    scripted["ok"] = [[Page([mk(1)], {"n": 1}, done=True, more=True)]]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    p.ensure_health(settings.sources)
+    res = p.run_source(settings.sources[0], once=False)
+    assert res.more and stored(store) == ["s1"]
+    assert health(store, "scripted")["next_poll"] == NOW  # not NOW + every
+
+
+def test_more_without_progress_does_not_spin(scripted, store, client):
+    scripted["ok"] = [
+        [Page([mk(1)], {"n": 1}, done=True, more=True)],
+        [Page([], None, done=True, more=True)],  # says more, moves nothing
+    ]
+    settings = settings_for({"platform": "scripted", "script": "ok"})
+    p = Poller(settings, store, client=client, clock=Clock(), out=lambda s: None)
+    res = p.run_source(settings.sources[0], once=True)
+    assert res.error is None and res.more  # a third walk would find no script and fail
+    assert stored(store) == ["s1"] and scripted["ok"] == []
+
+
 @pytest.mark.parametrize("group_rows", [1, 5000])
 def test_worker_that_lost_its_lease_writes_nothing_more(
     scripted, store, client, monkeypatch, group_rows
