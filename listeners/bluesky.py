@@ -16,25 +16,35 @@ tries the public host and, on 403, reports "needs credentials".
 
 Limits: PDS 3000 requests / 5 min per IP; `RateLimit-Reset` is epoch seconds.
 
-Cursor: `{"since": ISO}`, the newest sortAt stored. sortAt is
+Cursor: `{"terms": {TERM: state}}`, one step state per search term. A closed
+state is `{"since": ISO}`, the newest sortAt stored. sortAt is
 min(createdAt, indexedAt): what `since`/`until` compare and `sort=latest`
 orders by, so the watermark lives in the same time as the filter (an
 indexedAt watermark runs ahead of it and skips posts the AppView indexes
 late). Clients may set any `createdAt`; the min with indexedAt clamps future
-ones. A poll asks for `since = watermark - overlap`, walks pages newest first
-down to that bound, deduplicates by at-URI, and moves the watermark only
-after every page is stored. Logged in, pages follow `cursor` (with the
-`until` of the query it came from). Where none leads on (the public host
-refuses cursors; a full page came without one; a cursor page came back empty,
-since a cursor "may not allow scrolling through the entire result set") the
-next page asks `until` = the oldest sortAt seen plus 1 ms (`until` is
-exclusive; posts sharing that millisecond come back and are deduplicated).
-Only a short page without a cursor, or an empty answer to a plain query, ends
-a walk above the bound.
-A walk cut short by `max_pages`, or stuck on more than `limit` posts in one
-millisecond, keeps the old watermark, so the next poll refetches rather than
-leaves a gap. If the public host refuses an `until` page too, the walk ends
-where the host let it see.
+ones. A step asks for `since = watermark - overlap` (the backfill window on a
+first poll), walks pages newest first down to that bound and deduplicates by
+at-URI. Logged in, pages follow `cursor` (with the `until` of the query it
+came from). Where none leads on (the public host refuses cursors; a full page
+came without one; a cursor page came back empty, since a cursor "may not
+allow scrolling through the entire result set") the next page asks `until` =
+the oldest sortAt seen plus 1 ms (`until` is exclusive; posts sharing that
+millisecond come back and are deduplicated). Only a short page without a
+cursor, or an empty answer to a plain query, ends a walk above the bound.
+Every page saves what it covers: while a step is under way its state is
+`{"since": old watermark, "floor": the step's lower bound, "gap_until": the
+oldest sortAt read + 1 ms, "newest": the newest sortAt seen}`. A walk cut
+short by `max_pages` (or a failure) leaves that gap open and the last page
+says `more`; the next walk continues the gap (`since=floor`, `until=gap_until`,
+newest first) and only once it reaches the floor does `since` move to
+`newest`. So a brand with more posts per poll than one walk reads catches up
+over polls instead of re-reading its newest pages. An old `{"since": X}`
+cursor applies to every term; a term added since starts with a backfill.
+More than `limit` posts in one millisecond with no cursor to page through
+them (the public host, or the AppView sent none): the walk reads the first
+`limit` the server returns for that millisecond, then steps below it; the
+others in that millisecond are not fetched. If the public host refuses an
+`until` page too, the step ends where the host let it see.
 external_id = at-URI; native_id = "uri|cid" (a reply needs both).
 """
 
@@ -42,7 +52,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -293,32 +303,44 @@ class BlueskyListener(Listener):
 
     # -- polling --------------------------------------------------------------------
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        now = self.ctx.clock()
-        old = (cursor or {}).get("since")
-        watermark = _http.iso(old) if old else None
-        lower = (
-            watermark - timedelta(seconds=self.options.overlap_seconds)
-            if watermark
-            else now - self.ctx.source.backfill
-        )
-        newest = watermark
-        complete = True
-        for q in search_queries(query):
-            seen, reached = yield from self._walk(q, lower, backfill=watermark is None)
-            newest = max([*([seen] if seen else []), *([newest] if newest else [])], default=None)
-            complete = complete and reached
-        keep = newest if complete else watermark
-        yield Page([], {"since": _iso(keep)} if keep else None, done=True)
+        terms = search_queries(query)
+        states = term_states(cursor, terms)
+        for q in terms:
+            yield from self._walk(q, states)
+        # a step cut short: the poller walks again (--once) or comes back soon
+        yield Page([], term_cursor(states), done=True, more=any(map(is_open, states.values())))
 
-    def _walk(
-        self, q: str, lower: datetime, backfill: bool
-    ) -> Generator[Page, None, tuple[datetime | None, bool]]:
-        """One term newest first down to `lower`: returns (newest sortAt seen, bound reached)."""
+    def _walk(self, q: str, states: dict[str, dict[str, Any]]) -> Iterator[Page]:
+        """At most `max_pages` pages of one term's step, newest first; each page carries the
+        whole cursor, this term's state updated to cover what the page stored."""
+        st = states[q]
+        mark = st.get("since")
+        watermark = _http.iso(mark) if mark else None
+        top: datetime | None = None  # the open gap's `until`: the step's pages above are stored
+        if is_open(st):
+            lower, top = _http.iso(st["floor"]), _http.iso(st["gap_until"])
+            newest = _http.iso(st["newest"]) if st.get("newest") else None
+        else:
+            overlap = timedelta(seconds=self.options.overlap_seconds)
+            lower = (
+                watermark - overlap if watermark else self.ctx.clock() - self.ctx.source.backfill
+            )
+            newest = None
+        backfill = watermark is None  # nothing older than a backfill's window is stored
+
+        def close() -> dict[str, Any]:
+            keep = max(filter(None, (newest, watermark)), default=None)
+            return {"since": _iso(keep)} if keep else {}
+
+        def gap(until: datetime) -> dict[str, Any]:
+            out = {"floor": _iso(lower), "gap_until": _iso(until)}
+            out |= {"since": mark} if mark else {}
+            return out | ({"newest": _iso(newest)} if newest else {})
+
         logged_in = self._credentials() is not None
         page_cursor: str | None = None
-        until: datetime | None = None
+        until = top
         uris: set[str] = set()
-        newest: datetime | None = None
         oldest: datetime | None = None
         for _page in range(self.options.max_pages):
             params: dict[str, Any] = {
@@ -337,7 +359,10 @@ class BlueskyListener(Listener):
             except SourceError as exc:
                 if until is None or logged_in or exc.kind != "needs_credentials":
                     raise
-                return newest, True  # the public host will not page back: as far as it lets us
+                # the public host will not page back: the step ends where it let us see
+                states[q] = close()
+                yield Page([], term_cursor(states))
+                return
             posts = data.get("posts") if isinstance(data, dict) else None
             stamps = [t for t in map(sort_at, posts or []) if t is not None]
             dids = [p["author"]["did"] for p in posts or [] if _has_did(p)]
@@ -348,32 +373,98 @@ class BlueskyListener(Listener):
                 for m in mentions
                 if m.external_id not in uris and (not backfill or m.created_at >= lower)
             ]
-            yield Page(mentions, None, skipped)
-            fresh = {m.external_id for m in mentions}
-            uris.update(fresh)
+            uris.update(m.external_id for m in mentions)
             newest = max([*stamps, *([newest] if newest else [])], default=None)
             oldest = min([*stamps, *([oldest] if oldest else [])], default=None)
-            if stamps and min(stamps) < lower:
-                return newest, True
+            ended, next_until = self._next(data, stamps, lower, via_cursor, oldest, logged_in)
+            if not ended and until is not None and next_until is not None and next_until >= until:
+                # More than `limit` posts in the millisecond below `until` and no cursor to
+                # page through them: step below it (`until` is exclusive) rather than ask for
+                # it forever. Its posts past the `limit` the server returned are not fetched.
+                next_until = until - timedelta(milliseconds=1)
+            if ended:
+                states[q] = close()
+            else:
+                assert oldest is not None
+                # what is stored covers the step from its top down to the oldest millisecond
+                # read (inclusive: its other posts may still come), so the gap is below that
+                cover = _ms(oldest) + timedelta(milliseconds=1)
+                if next_until is not None and next_until < cover:
+                    cover = next_until
+                if top is not None and top < cover:
+                    cover = top
+                top = cover
+                states[q] = gap(cover)
+            yield Page(mentions, term_cursor(states), skipped)
+            if ended:
+                return
             more = data.get("cursor")
-            if posts and logged_in and isinstance(more, str) and more:
+            if next_until is None and posts and logged_in and isinstance(more, str) and more:
                 page_cursor = more
                 continue
-            page_cursor = None
-            n = len(posts or [])
-            if not more and (0 < n < self.options.limit or (n == 0 and not via_cursor)):
-                return newest, True  # a short last page, or an empty answer to a plain query
-            if oldest is None:
-                return newest, True  # nothing dated to page back from
-            if not fresh and not via_cursor and until is not None:
-                return newest, False  # more than `limit` posts in one millisecond: stuck
-            # Where no cursor leads on (the public host refuses them; a full or an empty page
-            # came without one) ask `until`, exclusive: 1 ms above the oldest brings back its
-            # millisecond's posts, which are deduplicated.
-            until = oldest.replace(microsecond=oldest.microsecond // 1000 * 1000) + timedelta(
-                milliseconds=1
-            )
-        return newest, False
+            page_cursor, until = None, next_until
+        # max_pages read: the gap stays open in the cursor for the next walk
+
+    def _next(
+        self,
+        data: Any,
+        stamps: list[datetime],
+        lower: datetime,
+        via_cursor: bool,
+        oldest: datetime | None,
+        logged_in: bool,
+    ) -> tuple[bool, datetime | None]:
+        """After a page: (the step reached its end, the `until` of the next page or None)."""
+        if stamps and min(stamps) < lower:
+            return True, None  # down to the bound
+        posts = data.get("posts") if isinstance(data, dict) else None
+        more = data.get("cursor") if isinstance(data, dict) else None
+        n = len(posts or [])
+        if not more and (0 < n < self.options.limit or (n == 0 and not via_cursor)):
+            return True, None  # a short last page, or an empty answer to a plain query
+        if oldest is None:
+            return True, None  # nothing dated to page back from
+        if posts and logged_in and isinstance(more, str) and more:
+            return False, None  # the cursor leads on
+        # Where no cursor leads on (the public host refuses them; a full or an empty page
+        # came without one) ask `until`, exclusive: 1 ms above the oldest brings back its
+        # millisecond's posts, which are deduplicated.
+        return False, _ms(oldest) + timedelta(milliseconds=1)
+
+
+def term_states(cursor: Mapping[str, Any] | None, terms: list[str]) -> dict[str, dict[str, Any]]:
+    """Per-term step states from a saved cursor; the old `{"since": X}` shape applies to all."""
+    saved = (cursor or {}).get("terms")
+    if isinstance(saved, dict):  # a term added to the config since starts with a backfill
+        out = {q: dict(v) if isinstance(v := saved.get(q), dict) else {} for q in terms}
+        # a malformed open state starts its term afresh rather than failing every poll
+        return {q: st if _valid(st) else {} for q, st in out.items()}
+    old = (cursor or {}).get("since")
+    return {q: ({"since": str(old)} if old else {}) for q in terms}
+
+
+def term_cursor(states: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A copy of the states as a cursor: a page's cursor must not change after it is yielded."""
+    return {"terms": {q: dict(st) for q, st in states.items()}}
+
+
+def _valid(st: Mapping[str, Any]) -> bool:
+    try:
+        for key in ("since", "floor", "gap_until", "newest"):
+            if st.get(key) is not None:
+                _http.iso(st[key])
+    except (TypeError, ValueError):
+        return False
+    return not is_open(st) or "floor" in st
+
+
+def is_open(st: Mapping[str, Any]) -> bool:
+    """A step is under way: the next walk continues its gap rather than starting at the top."""
+    return "gap_until" in st
+
+
+def _ms(dt: datetime) -> datetime:
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000)
 
 
 def _has_did(post: Any) -> bool:
@@ -382,4 +473,13 @@ def _has_did(post: Any) -> bool:
     )
 
 
-__all__ = ["BlueskyListener", "jwt_expiry", "parse", "parse_post", "sort_at", "web_url"]
+__all__ = [
+    "BlueskyListener",
+    "is_open",
+    "jwt_expiry",
+    "parse",
+    "parse_post",
+    "sort_at",
+    "term_states",
+    "web_url",
+]

@@ -12,9 +12,18 @@ from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
+from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
-from listeners.bluesky import BlueskyListener, jwt_expiry, parse, sort_at, web_url
+from listeners.bluesky import (
+    BlueskyListener,
+    is_open,
+    jwt_expiry,
+    parse,
+    sort_at,
+    term_states,
+    web_url,
+)
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 SEARCH = "/xrpc/app.bsky.feed.searchPosts"
@@ -68,6 +77,11 @@ def logged_in(base_url, clock=None, **options):
     )
 
 
+def closed(since, term="acme"):
+    """The cursor of a caught-up term: its watermark only."""
+    return {"terms": {term: {"since": since}}}
+
+
 def run(listener, cursor, query=QUERY):
     pages = list(listener.poll(query, cursor))
     saved = cursor
@@ -103,6 +117,7 @@ class FakeAppView:
         self.refuse_until = False  # a public host that refuses `until` as it refuses cursors
         self.send_cursor = True  # False: never says there is more
         self.cursor_depth = None  # a cursor past this offset finds nothing (scrolling ends early)
+        self.broken_after = None  # searches answered before every later one fails with a 500
 
     def install(self, srv):
         srv.route(SEARCH, self.search)
@@ -128,6 +143,10 @@ class FakeAppView:
         return self._tokens()
 
     def search(self, req):
+        if self.broken_after is not None:
+            if self.broken_after <= 0:
+                return Reply(500, {"error": "InternalServerError"})
+            self.broken_after -= 1
         auth = req.headers.get("authorization", "").removeprefix("Bearer ")
         if auth and auth not in self.valid:
             return Reply(400, {"error": "ExpiredToken"})
@@ -283,8 +302,14 @@ def test_search_params_paging_followers_and_watermark():
         assert first.arg("q") == "acme" and first.arg("sort") == "latest"
         assert first.arg("limit") == "50"
         assert first.arg("since") == "2026-11-18T13:00:00.000Z"  # backfill 7 days
-        assert cursor == {"since": posts[-1]["indexedAt"]}
-        assert all(p.cursor is None for p in pages[:-1])
+        assert cursor == closed(posts[-1]["indexedAt"])
+        # every page carries the gap it leaves: a failure after it resumes below it
+        assert [p.cursor["terms"]["acme"].get("gap_until") for p in pages[:3]] == [
+            "2026-11-25T11:20:00.001Z",
+            "2026-11-25T10:30:00.001Z",
+            "2026-11-25T09:40:00.001Z",
+        ]
+        assert not pages[-1].more
         # 30 distinct authors -> two getProfiles calls (25 + 5); cached afterwards
         calls = srv.served(PROFILES)
         assert sorted(len(r.query["actors"]) for r in calls) == [5, 25]
@@ -296,19 +321,40 @@ def test_search_params_paging_followers_and_watermark():
         assert srv.served(SEARCH)[-1].arg("since") == "2026-11-25T12:04:00.000Z"
         new = [m.external_id for p in pages for m in p.mentions]
         assert post(999, 1)["uri"] in new and len(new) == 7  # the overlap refetches six
-        assert cursor2 == {"since": post(999, 1)["indexedAt"]}
+        assert cursor2 == closed(post(999, 1)["indexedAt"])
         assert len(srv.served(PROFILES)) == 3  # only the one new author was looked up
 
 
-def test_walk_cut_short_keeps_the_old_watermark():
+def test_an_old_cursor_cut_short_keeps_its_gap_and_the_next_walk_continues_it():
     with LocalServer() as srv:
         posts = [post(n, minutes_ago=100 - n) for n in range(60)]
         FakeAppView(posts).install(srv)
         listener = logged_in(srv.url, limit=10, max_pages=2)
-        old = {"since": "2026-11-25T10:00:00.000Z"}
+        old = {"since": "2026-11-25T10:00:00.000Z"}  # the shape saved before gaps
         pages, cursor = run(listener, old)
-        assert cursor == old  # 20 of 60 seen: moving on would leave a gap
         assert len([m for p in pages for m in p.mentions]) == 20
+        st = cursor["terms"]["acme"]
+        # 20 of 60 seen: the watermark stays, the gap below the oldest read is remembered
+        assert st == {
+            "since": "2026-11-25T10:00:00.000Z",
+            "floor": "2026-11-25T09:55:00.000Z",
+            "gap_until": post(40, 60)["indexedAt"].replace(".000Z", ".001Z"),
+            "newest": posts[-1]["indexedAt"],
+        }
+        assert pages[-1].done and pages[-1].more
+        pages, cursor = run(listener, cursor)
+        first = srv.served(SEARCH)[2]
+        assert (first.arg("since"), first.arg("until")) == (st["floor"], st["gap_until"])
+        got = [m.external_id for p in pages for m in p.mentions]
+        # the gap's top millisecond is read again (stored already), then 19 older ones
+        assert got == [p["uri"] for p in reversed(posts[21:41])]
+        assert cursor["terms"]["acme"]["gap_until"] < st["gap_until"] and pages[-1].more
+        pages, cursor = run(listener, cursor)
+        assert pages[-1].more
+        pages, cursor = run(listener, cursor)
+        got = [m.external_id for p in pages for m in p.mentions]
+        assert got == [p["uri"] for p in reversed(posts[:3])]  # down to the bound: closed
+        assert cursor == closed(posts[-1]["indexedAt"]) and not pages[-1].more
 
 
 def test_without_credentials_uses_the_public_host_and_403_needs_credentials():
@@ -335,7 +381,7 @@ def test_without_credentials_pages_back_with_until_instead_of_a_cursor():
         assert searches[1].arg("until") == post(15, 35)["indexedAt"].replace(".000Z", ".001Z")
         got = [m.external_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(p["uri"] for p in posts)  # all 40, not the newest 25
-        assert cursor == {"since": post(39, 11)["indexedAt"]}
+        assert cursor == closed(post(39, 11)["indexedAt"])
 
 
 def test_a_full_page_without_a_cursor_pages_back_with_until():
@@ -348,7 +394,7 @@ def test_a_full_page_without_a_cursor_pages_back_with_until():
         assert [r.arg("until") is None for r in srv.served(SEARCH)] == [True, False]
         got = [m.external_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(p["uri"] for p in posts)
-        assert cursor == {"since": post(39, 11)["indexedAt"]}
+        assert cursor == closed(post(39, 11)["indexedAt"])
 
 
 def test_a_cursor_that_stops_scrolling_early_is_followed_by_until_pages():
@@ -366,7 +412,7 @@ def test_a_cursor_that_stops_scrolling_early_is_followed_by_until_pages():
         assert searches[4].arg("until") == searches[3].arg("until")
         got = [m.external_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(p["uri"] for p in posts)  # all 60, none twice
-        assert cursor == {"since": post(59, 41)["indexedAt"]}
+        assert cursor == closed(post(59, 41)["indexedAt"])
 
 
 def test_a_public_host_that_refuses_until_too_keeps_what_it_served():
@@ -377,18 +423,25 @@ def test_a_public_host_that_refuses_until_too_keeps_what_it_served():
         pages, cursor = run(make(srv.url, limit=25), None)
         assert len(srv.served(SEARCH)) == 2
         assert len([m for p in pages for m in p.mentions]) == 25
-        assert cursor == {"since": post(39, 11)["indexedAt"]}
+        assert cursor == closed(post(39, 11)["indexedAt"])
 
 
-def test_more_posts_in_one_millisecond_than_a_page_keeps_the_old_watermark():
+def test_more_posts_in_one_millisecond_than_a_page_without_a_cursor_steps_below_it():
     with LocalServer() as srv:
         same = [post(n, 30) for n in range(30)]  # 30 posts, one sortAt, pages of 10
-        FakeAppView(same).install(srv)
+        older = [post(n, n - 69) for n in range(100, 105)]  # 31 to 35 minutes ago
+        FakeAppView(same + older).install(srv)
         old = {"since": "2026-11-25T12:00:00.000Z"}
-        pages, cursor = run(make(srv.url, limit=10), old)
-        assert cursor == old  # stuck on one millisecond: moving on would leave a gap
+        pages, cursor = run(make(srv.url, limit=10), old)  # the public host: no cursors
+        untils = [r.arg("until") for r in srv.served(SEARCH)]
+        ms = same[0]["indexedAt"]
+        # the millisecond asked once more (10 again, nothing new), then the walk steps below
+        assert untils == [None, ms.replace(".000Z", ".001Z"), ms]
         got = [m.external_id for p in pages for m in p.mentions]
-        assert len(got) == len(set(got)) == 10  # the refetched millisecond is not yielded twice
+        assert len(got) == len(set(got)) == 15  # the millisecond's first 10 and all below it
+        assert {p["uri"] for p in older} <= set(got)
+        assert cursor == closed(ms)  # the walk ended: it does not ask for that millisecond forever
+        assert not pages[-1].more
 
 
 def late(n: int, created_minutes_ago: float, indexed_minutes_ago: float) -> dict:
@@ -407,7 +460,7 @@ def test_the_watermark_is_sort_at_so_posts_indexed_late_are_not_skipped():
         fake.install(srv)
         listener = logged_in(srv.url)
         _, cursor = run(listener, {"since": "2026-11-25T12:00:00.000Z"})
-        assert cursor == {"since": "2026-11-25T12:40:00.000Z"}  # its createdAt, not indexedAt
+        assert cursor == closed("2026-11-25T12:40:00.000Z")  # its createdAt, not indexedAt
         fake.posts.append(late(2, created_minutes_ago=15, indexed_minutes_ago=-1))
         pages, _ = run(listener, cursor)
         assert srv.served(SEARCH)[-1].arg("since") == "2026-11-25T12:35:00.000Z"
@@ -464,3 +517,116 @@ def test_parse_an_unverified_handle_is_attributed_to_the_did_not_one_shared_plac
     assert mentions[0].url == (
         "https://bsky.app/profile/did:plc:unverifiedaaaaaaaaaaaaaaa/post/3lbqz7inv001"
     )
+
+
+# -- a busy brand: more posts per poll than one walk reads ------------------------
+def live_poll(settings, store, now):
+    """One scheduled (not --once) poll of the only source, as the worker runs it."""
+    with _http.make_client(timeout=3) as http:
+        poller = Poller(
+            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
+        )
+        poller.ensure_health(settings.sources)
+        return poller.run_source(settings.sources[0], once=False)
+
+
+def term_state(store, settings):
+    cursor = store.get_cursor(settings.sources[0].key, "custom")
+    return (cursor or {}).get("terms", {}).get("acme", {})
+
+
+def busy_settings(url, creds, **options):
+    login = {"identifier_env": "BSKY_ID", "password_env": "BSKY_PW"} if creds else {}
+    opts = {"query": "acme", "limit": 10, "max_pages": 3, **login, **options}
+    return settings_for(url, SECRETS if creds else None, **opts)
+
+
+def busy_history(burst: bool) -> list[dict]:
+    """150 posts over two hours; logged in, also 25 in one millisecond (a cursor pages them)."""
+    out = [post(n, minutes_ago=120 - n * 0.8) for n in range(150)]
+    return out + ([post(n, minutes_ago=61.5) for n in range(200, 225)] if burst else [])
+
+
+@pytest.mark.parametrize("creds", [True, False], ids=["app-password", "public-host"])
+def test_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_twice(any_store, creds):
+    with LocalServer() as srv:
+        fake = FakeAppView(busy_history(burst=creds))
+        fake.install(srv)
+        settings = busy_settings(srv.url, creds)
+        new_total, before, marks, prev = 0, 0, [], {}
+        for poll in range(60):
+            now = NOW + timedelta(minutes=poll)
+            if poll < 8:  # brand-new posts keep arriving above the walk
+                fake.posts += [post(1000 + 3 * poll + k, -poll - k / 100) for k in range(3)]
+            res = live_poll(settings, any_store, now)
+            assert res.error is None, res.summary()
+            new_total += res.new
+            asked = srv.served(SEARCH)[before:]
+            before += len(asked)
+            assert 1 <= len(asked) <= 3  # max_pages per poll, never more
+            st = term_state(any_store, settings)
+            assert res.more == is_open(st)  # an unfinished step brings the next poll forward
+            if prev.get("since"):  # the watermark never moves back
+                assert _http.iso(st["since"]) >= _http.iso(prev["since"])
+            if is_open(prev) and is_open(st) and st.get("since") == prev.get("since"):
+                assert _http.iso(st["gap_until"]) <= _http.iso(prev["gap_until"])  # only closes
+            if is_open(prev):  # a gap continues where the last walk stopped, not at the top
+                assert asked[0].arg("until") == prev["gap_until"]
+            marks.append(st.get("since"))
+            prev = st
+            if poll >= 8 and not is_open(st):
+                break
+        else:
+            raise AssertionError("the walk never caught up")
+        assert stored(any_store) == sorted(p["uri"] for p in fake.posts)
+        assert new_total == len(fake.posts)  # each stored once
+        assert len({m for m in marks if m}) >= 2  # several steps, each moving the watermark up
+
+
+@pytest.mark.parametrize("creds", [True, False], ids=["app-password", "public-host"])
+def test_once_catches_a_busy_brand_up_in_one_run(sqlite_store, creds):
+    with LocalServer() as srv:
+        fake = FakeAppView(busy_history(burst=creds))
+        fake.install(srv)
+        settings = busy_settings(srv.url, creds)
+        lines = listen_once(settings, sqlite_store, now=NOW)
+        assert "FAILED" not in lines[0], lines
+        assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
+        assert term_state(sqlite_store, settings) == {"since": fake.posts[149]["indexedAt"]}
+        assert len(srv.served(SEARCH)) > 3  # walked again while the listener had more
+
+
+def test_a_poll_that_fails_mid_gap_resumes_where_it_left_off(sqlite_store):
+    with LocalServer() as srv:
+        fake = FakeAppView(busy_history(burst=False))
+        fake.install(srv)
+        settings = busy_settings(srv.url, True)
+        live_poll(settings, sqlite_store, NOW)  # three pages of the backfill step
+        gap = term_state(sqlite_store, settings)
+        assert is_open(gap) and "since" not in gap
+        fake.broken_after = 1  # the second search of the next poll fails, retries too
+        res = live_poll(settings, sqlite_store, NOW)
+        assert res.error is not None and not res.more
+        resumed = srv.served(SEARCH)[3]
+        assert (resumed.arg("since"), resumed.arg("until")) == (gap["floor"], gap["gap_until"])
+        kept = term_state(sqlite_store, settings)
+        assert kept["gap_until"] < gap["gap_until"]  # the good page counts
+        assert kept["newest"] == gap["newest"] == fake.posts[149]["indexedAt"]
+        fake.broken_after = None
+        asked_before = len(srv.served(SEARCH))
+        live_poll(settings, sqlite_store, NOW)
+        assert srv.served(SEARCH)[asked_before].arg("until") == kept["gap_until"]
+        listen_once(settings, sqlite_store, now=NOW)
+        assert stored(sqlite_store) == sorted(p["uri"] for p in fake.posts)
+        assert term_state(sqlite_store, settings) == {"since": fake.posts[149]["indexedAt"]}
+
+
+def test_term_states_read_old_and_new_cursors():
+    old = {"since": "2026-11-25T10:00:00.000Z"}
+    assert term_states(old, ["a", "b"]) == {"a": old, "b": old}
+    gap = {"since": old["since"], "floor": "2026-11-25T09:55:00.000Z", "gap_until": "x"}
+    new = {"terms": {"a": {**gap, "gap_until": "2026-11-25T11:00:00.001Z"}, "c": gap}}
+    # a term added since backfills; a state that does not parse starts afresh
+    assert term_states(new, ["a", "b", "c"]) == {"a": new["terms"]["a"], "b": {}, "c": {}}
+    assert term_states(None, ["a"]) == {"a": {}}
+    assert term_states({"terms": {"a": "garbage"}}, ["a"]) == {"a": {}}
