@@ -4,8 +4,9 @@ Part of `earful.intent`. `signals(text)` finds exactly what the plain method
 finds (every regex whose keys occur, run on the normalised text; the
 reference kept in tests/test_intent.py), through per-chunk bits and the
 conditions `earful.intent_regex` reads off each regex. The bit layout is built
-once at import from those conditions; `_CHUNKS`, `_TOKEN_BITS` and `_PLANS`
-are caches capped at `_CACHE_SIZE` entries each.
+once at import from those conditions; `_CHUNKS`, `_TOKEN_BITS`, `_PLANS` and
+`_TODO` are caches capped at `_CACHE_SIZE` entries each; all but the small
+`_TODO` hold ints and strings only, so the cyclic GC has nothing in them to walk.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ _F_SHOUT, _F_LEAD, _F_EMPTY = _SHOUT_ << _F, _LEAD_ << _F, _EMPTY_ << _F
 _F_LEAD_EMPTY = _F_LEAD | _F_EMPTY
 _FIRST_ONLY = (_LEAD_ | _QFIRST_ | _PAIR_) << _F  # about a chunk's first token only
 _NOT_FIRST_ONLY = ((1 << (_F + 8 + len(_NEGATIONS))) - 1) ^ _FIRST_ONLY  # all other bits
+# A chunk's own flag, never a token's: its first token is dropped as leading, a later one is not.
+_F_MIXED = 1 << (_F + 8 + len(_NEGATIONS))
 
 _ONES = _EXACT_CONDS = _ALWAYS = _NEVER = _NO_ALSO = 0
 _ATOM_BITS: dict[str, int] = {}
@@ -206,37 +209,42 @@ class _TokenBits(dict[str, int]):
 
 
 class _Chunks(dict[str, int]):
-    """Whitespace-separated chunk of raw text -> its bits; its tokens and spaced
-    text are kept alongside. `strip`: apostrophes are dropped (see `_tokens`)."""
+    """Whitespace-separated chunk of raw text -> its bits; its tokens as spaced text
+    (" where is") are kept alongside. `strip`: apostrophes are dropped (see `_tokens`).
+    Ints and strings only, so the cyclic GC never has to walk what is cached."""
 
     def __init__(self, strip: bool) -> None:
         super().__init__()
         self.strip = strip
         self.spaced: dict[str, str] = {}
-        self.tokens: dict[str, list[str]] = {}
 
     def __missing__(self, chunk: str) -> int:
         if len(self) >= _CACHE_SIZE:  # start afresh; a scan holding this one finishes with it
             _CHUNKS[self.strip] = _Chunks(self.strip)
-        if self.strip and not _APOSTROPHES.search(chunk):  # the same as without stripping
-            plain = _CHUNKS[False]
-            bits = self[chunk] = plain[chunk]
-            self.spaced[chunk] = plain.spaced[chunk]
-            self.tokens[chunk] = plain.tokens[chunk]
-            return bits
         low = lowered = chunk.lower()
         if self.strip:
-            low = _APOSTROPHES.sub("", low)
+            if "'" in low or "`" in low or not low.isascii():  # else no apostrophe in it
+                low = _APOSTROPHES.sub("", low)
+            plain = _CHUNKS[False]
+            if low == lowered and chunk in plain:  # nothing dropped: the same as without
+                bits = self[chunk] = plain[chunk]
+                self.spaced[chunk] = plain.spaced[chunk]
+                return bits
         if low.isascii() and low.isalpha():  # one token
-            tokens = [low]
             bits = _TOKEN_BITS[low]
+            self.spaced[chunk] = " " + low
         else:
             tokens = _SPACED_TOKEN.findall(low)
-            bits = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), 0) & _NOT_FIRST_ONLY
-            if tokens:
-                bits |= _TOKEN_BITS[tokens[0]] & _FIRST_ONLY
+            if len(tokens) == 1:
+                bits = _TOKEN_BITS[tokens[0]]
+            elif tokens:
+                bits = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens))
+                bits = bits & _NOT_FIRST_ONLY | _TOKEN_BITS[tokens[0]] & _FIRST_ONLY
+                if bits & _F_LEAD and not all(t[0] in "@.:," for t in tokens):
+                    bits |= _F_MIXED  # `_tokens` drops only the leading ones
             else:
-                bits |= _F_EMPTY
+                bits = _F_EMPTY
+            self.spaced[chunk] = " " + " ".join(tokens) if tokens else ""
         # No match of _SHOUT or "?!" spans whitespace, nor does what its lookarounds see;
         # _SHOUT needs a capital A-Z, which lower() changes.
         if ("?" in chunk and ("?!" in chunk or "!?" in chunk or "??" in chunk)) or (
@@ -244,8 +252,6 @@ class _Chunks(dict[str, int]):
         ):
             bits |= _F_SHOUT
         self[chunk] = bits
-        self.spaced[chunk] = " " + " ".join(tokens) if tokens else ""
-        self.tokens[chunk] = tokens
         return bits
 
 
@@ -258,6 +264,7 @@ def _reset_caches() -> None:
     _TOKEN_BITS.clear()
     _CHUNKS.update({False: _Chunks(False), True: _Chunks(True)})
     _PLANS.clear()
+    _TODO.clear()
 
 
 def _scan(text: str) -> tuple[int, int, dict[int, str]]:
@@ -273,33 +280,40 @@ def _scan(text: str) -> tuple[int, int, dict[int, str]]:
         # `_tokens` drops leading @handles and punctuation: skip the chunks made of those.
         skip = 0
         for chunk in chunks:
-            if not cache[chunk] & _F_LEAD_EMPTY:
+            bits = cache[chunk]
+            if not bits & _F_LEAD_EMPTY:
                 break
-            shout |= cache[chunk] & _F_SHOUT
-            if not all(t[0] in "@.:," for t in cache.tokens[chunk]):
+            if bits & _F_MIXED:
                 return _scan_tokens(text)  # a chunk that is only partly dropped
+            shout |= bits & _F_SHOUT
             skip += 1
         chunks = chunks[skip:]
     info = reduce(operator.or_, map(cache.__getitem__, chunks), shout)
     first = cache[chunks[0]] >> _F if chunks else 0
-    return _decode(info, first, chunks, cache.spaced, cache.tokens)
+    return _decode(info, first, chunks, cache.spaced)
 
 
 def _scan_tokens(text: str) -> tuple[int, int, dict[int, str]]:
     """`_scan` token by token (rare: a chunk whose leading tokens `_tokens` drops)."""
     tokens = _tokens(text)
-    shout = reduce(operator.or_, map(_CHUNKS[False].__getitem__, text.split()), 0) & _F_SHOUT
-    info = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), shout) & _NOT_FIRST_ONLY
+    # What the chunks' shout bits add up to (see `_Chunks.__missing__`).
+    shout = "?!" in text or "!?" in text or "??" in text or _SHOUT.search(text)
+    info = reduce(operator.or_, map(_TOKEN_BITS.__getitem__, tokens), 0) & _NOT_FIRST_ONLY
+    if shout:
+        info |= _F_SHOUT
     first = _TOKEN_BITS[tokens[0]] >> _F if tokens else 0
-    spaced = {t: " " + t for t in tokens}
-    return _decode(info, first, tokens, spaced, {t: [t] for t in tokens})
+    return _decode(info, first, tokens, {t: " " + t for t in tokens})
 
 
-# A text's bits -> what is left to do: (found so far, regexes to try as (guard bit,
-# regex, its words show in the reason), extra bits so far, whether it may still be a
-# question (1; _DOTBANG_ added when a later sentence may open like one)).
-_Plan = tuple[int, tuple[tuple[int, re.Pattern[str], bool], ...], int, int]
+# A text's bits -> what is left to do: (found so far, regexes to try as guard bits,
+# extra bits so far, whether it may still be a question (1; _DOTBANG_ added when a
+# later sentence may open like one)). Ints only, so the cyclic GC soon stops walking
+# them; the regexes to try are looked up by their guard bits in _TODO.
+_Plan = tuple[int, int, int, int]
 _PLANS: dict[int, _Plan] = {}
+# Guard bits of the regexes to try -> (guard bit, regex, its words show in the reason).
+_Todo = tuple[tuple[int, re.Pattern[str], bool], ...]
+_TODO: dict[int, _Todo] = {}
 
 
 def _plan(key: int) -> _Plan:
@@ -309,17 +323,12 @@ def _plan(key: int) -> _Plan:
     flags = key >> _F
     found = z & _GUARDS
     run = x & (y | _NO_ALSO) & _RUNNABLE & ~found
-    todo: list[tuple[int, re.Pattern[str], bool]] = []
+    left = 0
     if run:
         held = x & y & z & _CONDS
         exact = ((held & _EXACT_CONDS) + _ONES) & run
         found |= exact
         left = ((held + _ONES) | _ALWAYS) & run & ~exact
-        while left:
-            bit = left & -left
-            left ^= bit
-            regex = SIGNALS[_GUARD_OF[bit.bit_length() - 1]].pattern
-            todo.append((bit, regex, bool(bit & _M_GUARDS)))
     extra = 0
     if flags & _YOU_:
         extra |= 2
@@ -332,25 +341,35 @@ def _plan(key: int) -> _Plan:
         question = 1 | flags & _DOTBANG_
     if len(_PLANS) >= _CACHE_SIZE:
         _PLANS.clear()
-    plan = _PLANS[key] = (found, tuple(todo), extra, question)
+    plan = _PLANS[key] = (found, left, extra, question)
     return plan
 
 
+def _todo(left: int) -> _Todo:
+    todo: list[tuple[int, re.Pattern[str], bool]] = []
+    rest = left
+    while rest:
+        bit = rest & -rest
+        rest ^= bit
+        regex = SIGNALS[_GUARD_OF[bit.bit_length() - 1]].pattern
+        todo.append((bit, regex, bool(bit & _M_GUARDS)))
+    if len(_TODO) >= _CACHE_SIZE:
+        _TODO.clear()
+    done = _TODO[left] = tuple(todo)
+    return done
+
+
 def _decode(
-    info: int,
-    first: int,
-    units: list[str],
-    spaced: dict[str, str],
-    tokens: dict[str, list[str]],
+    info: int, first: int, units: list[str], spaced: dict[str, str]
 ) -> tuple[int, int, dict[int, str]]:
-    """What `_scan` returns, from the OR of the bits of units (chunks or tokens) and
-    the flags of the first one."""
-    found, todo, extra, question = _PLANS.get(info) or _plan(info)
+    """What `_scan` returns, from the OR of the bits of units (chunks or tokens), the
+    flags of the first one and each unit's spaced text."""
+    found, left, extra, question = _PLANS.get(info) or _plan(info)
     matched: dict[int, str] = {}
     low = ""
-    if todo:
+    if left:
         low = "".join(map(spaced.__getitem__, units)) + " "
-        for bit, regex, shown in todo:
+        for bit, regex, shown in _TODO.get(left) or _todo(left):
             m = regex.search(low)
             if m:
                 found |= bit
@@ -362,11 +381,11 @@ def _decode(
         else:
             asks = False
             if first & _PAIR_:
-                head = list(tokens[units[0]])
+                head = spaced[units[0]].split()
                 for unit in units[1:]:
                     if len(head) >= 2:
                         break
-                    head += tokens[unit]
+                    head += spaced[unit].split()
                 asks = tuple(head[:2]) in _Q_PAIRS
             if not asks and question & _DOTBANG_:
                 low = low or "".join(map(spaced.__getitem__, units)) + " "
