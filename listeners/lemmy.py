@@ -3,8 +3,9 @@
 Endpoint (Lemmy 0.19, API v3): `GET {base_url}/api/v3/search?q=TERM&type_=Posts|Comments
 &sort=New&listing_type=All&page=N&limit=50`. Lemmy 1.0 (API v4):
 `GET {base_url}/api/v4/search?search_term=TERM&type_=...&sort=New&page_cursor=C&limit=50`.
-The version is detected once per process from `/api/v3/site` (`version`); a
-1.x server, or one where v3 is gone, is searched through v4.
+The version is detected from `/api/v3/site` (`version`) once per process,
+and again after a search fails (an instance upgraded while we run); a 1.x
+server, or one where v3 is gone, is searched through v4.
 Auth: none for public content. Limits: per instance and IP (default 60
 searches per 600 s), 429 when exceeded; one poll costs one search per page
 per (term, type).
@@ -243,7 +244,14 @@ class LemmyListener(Listener):
             else:
                 params.update(q=term, page=walk["page"])
                 url = f"{self.base_url}/api/v3/search"
-            payload = get_json(self.ctx, url, params=params)
+            try:
+                payload = get_json(self.ctx, url, params=params)
+            except SourceError as exc:
+                if exc.kind in ("error", "bad_payload"):
+                    # Maybe the instance was upgraded under us (v3 gone, or v4 not yet
+                    # there): detect the version again on the next poll, not at restart.
+                    self.ctx.state.pop("api", None)
+                raise
             mentions, skipped = parse(payload, self.base_url)
             n_items = len(_views(payload)[0][kind.lower()])
             if mentions:

@@ -12,6 +12,7 @@ from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
+from listeners._http import make_client
 from listeners.base import SourceError
 from listeners.lemmy import parse
 
@@ -369,3 +370,25 @@ def test_a_walk_saved_with_other_terms_starts_its_steps_again(srv, store):
     store.save_page(src.key, "Acme", [], {"watermark": None, "walk": walk})
     listen_once(settings, store, now=NOW, timeout=2)
     assert len(stored(store, as_set=True)) == 3
+
+
+def test_an_instance_upgraded_while_running_is_detected_again(srv, store):
+    from earful.poller import Poller
+
+    fake = LemmyFake(posts=[post_view(1, NOW - timedelta(hours=1), "acme before")])
+    fake.install(srv)
+    settings = settings_from_dict(
+        {**SAMPLE_CONFIG, "sources": [{"platform": "lemmy", "base_url": srv.url}]}
+    )
+    client = make_client(timeout=2)
+    poller = Poller(settings, store, client=client, clock=lambda: NOW, sleep=lambda s: None)
+    listener = poller.listener(settings.sources[0])
+    q = listener.queries(settings.entities())[0]
+    assert any(p.mentions for p in listener.poll(q, None))  # v3
+    fake.posts.append(post_view(2, NOW - timedelta(minutes=5), "acme after"))
+    fake.version, fake.v3, fake.v4 = "1.0.0", False, True  # upgraded, v3 removed
+    with pytest.raises(SourceError):
+        list(listener.poll(q, None))
+    ids = {m.external_id for p in listener.poll(q, None) for m in p.mentions}
+    assert "https://lemmy.example/post/2" in ids  # found through v4 without a restart
+    client.close()
