@@ -7,8 +7,11 @@ Auth: none. Limits: 10,000 requests per hour per IP; at most 1,000 hits per
 query, so when a window holds more (fewer hits served than nbHits, or 1,000
 served: nbHits may be an estimate), the walk narrows its upper bound to the
 oldest hit seen and starts again at page 0.
-Cursor: `{"watermark": U}` (epoch seconds: every hit created at or before U
-has been fetched). A poll walks the window (watermark - overlap, now]; while
+Cursor: `{"watermark": U}`, epoch seconds: the newest `created_at_i` the
+last complete walk saw (never after that walk began, never moving back, kept
+when a walk sees nothing). Algolia indexes with a delay (algolia/hn-search#56:
+about 20 hours once); a watermark set to "now" would skip for good whatever was
+created but not yet indexed. A poll walks the window (watermark - overlap, now]; while
 it walks, the cursor also holds `walk` (bounds, terms, term, page), so a crash
 resumes the walk instead of skipping what it had not reached (a walk saved
 with other terms is started again over the same window). The first poll
@@ -175,9 +178,17 @@ class HackerNewsListener(Listener):
                 )
             if not query.override and (found := term_search(query.terms)) is not None:
                 mentions = [m for m in mentions if found.search(m.text)]
+            # The newest hit of the walk so far (before the post-filter: any hit shows
+            # how far the index has got) becomes the watermark when the walk is done.
+            times = [t for t in map(_epoch_i, payload["hits"]) if t is not None]
+            if walk.get("newest") is not None:
+                times.append(int(walk["newest"]))
+            newest = min(max(times), walk["top"]) if times else None
             walk = self._advance(walk, payload, len(terms))
+            walk["newest"] = newest
             if walk["term"] >= len(terms):
-                yield Page(mentions, {"watermark": walk["top"]}, skipped, done=True)
+                done = {"watermark": _next_watermark(watermark, walk)}
+                yield Page(mentions, done, skipped, done=True)
                 return
             yield Page(mentions, {"watermark": watermark, "walk": dict(walk)}, skipped)
 
@@ -209,6 +220,18 @@ class HackerNewsListener(Listener):
                 return walk
         walk.update(term=walk["term"] + 1, page=0, upper=walk["top"], seen=0)
         return walk
+
+
+def _next_watermark(old: Any, walk: dict[str, Any]) -> int:
+    """The watermark after a complete walk: the newest hit it saw, never moving back.
+
+    A walk that saw nothing keeps the old watermark (the first poll's: the
+    start of its window), so an index that stopped updating loses nothing.
+    """
+    newest = walk.get("newest")
+    if old is None:
+        return int(newest) if newest is not None else int(walk["lower"])
+    return max(int(old), int(newest)) if newest is not None else int(old)
 
 
 def _count(payload: dict[str, Any], key: str) -> int:

@@ -222,10 +222,33 @@ def test_later_poll_starts_at_watermark_minus_overlap(srv, store):
     srv.requests.clear()
     listen_once(hn_settings(srv.url), store, now=later, timeout=2)
     acme = [r for r in srv.served(PATH) if r.arg("query") == '"acme"']
-    assert acme[0].arg("numericFilters") == (
-        f"created_at_i>{T - 300},created_at_i<={int(later.timestamp())}"
+    assert acme[0].arg("numericFilters") == (  # the newest hit seen (T - 60) minus 300 s
+        f"created_at_i>{T - 60 - 300},created_at_i<={int(later.timestamp())}"
     )
     assert stored(store, as_set=True) == {"1", "2", "3"}
+
+
+def test_hits_indexed_late_are_still_fetched(srv, store):
+    # The index lags: at the first poll the newest indexed hit is an hour old, and a
+    # comment made 30 minutes before that poll is indexed only afterwards.
+    fake = AlgoliaFake([hn_hit(1, T - 3600, "acme an hour ago")])
+    srv.route(PATH, fake)
+    listen_once(hn_settings(srv.url), store, now=NOW, timeout=2)
+    fake.add(hn_hit(2, T - 1800, "acme indexed late"), hn_hit(3, T + 600, "acme later"))
+    listen_once(hn_settings(srv.url), store, now=NOW + timedelta(hours=1), timeout=2)
+    assert stored(store, as_set=True) == {"1", "2", "3"}
+
+
+def test_a_poll_that_sees_nothing_keeps_the_watermark(srv, store):
+    fake = AlgoliaFake([hn_hit(1, T - 3600, "acme an hour ago")])
+    srv.route(PATH, fake)
+    settings = hn_settings(srv.url)
+    listen_once(settings, store, now=NOW, timeout=2)
+    src = settings.sources[0]
+    assert store.get_cursor(src.key, "Acme") == {"watermark": T - 3600}
+    listen_once(settings, store, now=NOW + timedelta(days=1), timeout=2)  # index stalled
+    assert store.get_cursor(src.key, "Acme") == {"watermark": T - 3600}
+    assert store.get_cursor(src.key, "Globex") == {"watermark": T - 7 * 86400}  # never a hit
 
 
 def test_walks_every_page(srv, store):
@@ -309,7 +332,7 @@ def test_crash_mid_walk_resumes_from_saved_page(srv, store):
     acme_pages = [r.arg("page") for r in srv.served(PATH) if r.arg("query") == '"acme"']
     assert acme_pages == ["1", "2"]  # resumed, did not restart or skip
     assert len(stored(store, as_set=True)) == 300
-    assert store.get_cursor(src.key, q.key) == {"watermark": T}
+    assert store.get_cursor(src.key, q.key) == {"watermark": T - 10}  # the newest hit
     client.close()
 
 
@@ -331,7 +354,7 @@ def test_a_walk_saved_with_other_terms_is_walked_again_with_the_new_ones(srv, st
     store.save_page(src.key, "Acme", [], {"watermark": None, "walk": walk})
     listen_once(settings, store, now=NOW, timeout=2)
     assert len(stored(store, as_set=True)) == 30
-    assert store.get_cursor(src.key, "Acme") == {"watermark": T}
+    assert store.get_cursor(src.key, "Acme") == {"watermark": T - 10}
 
 
 def test_query_override_is_sent_verbatim(srv, store):
