@@ -19,13 +19,25 @@ User-Agent of the form `<platform>:<app id>:<version> (by /u/<username>)`.
 Limits: 100 queries/min per OAuth client id; `X-Ratelimit-Reset` is seconds
 remaining. A 403 HTML page ("whoa there, pardner!") is an IP block.
 
-Cursor: `{"since": epoch}`, the newest `created_utc` stored. A poll walks
-`sort=new` pages down to `since - overlap`, deduplicates by fullname
-(`t3_...` posts, `t1_...` comments) and moves the watermark only after all
-pages are stored. A walk cut short keeps the old one: by `max_pages`, by an
-empty page after `after` (its anchor post was deleted between requests), or
-by a full page without `after` above the bound (a listing stops at about
-1,000 items, and what lies below is out of reach).
+Cursor: `{"since": epoch}`, the newest `created_utc` stored. A step walks
+`sort=new` pages down to `since - overlap` (the backfill window on a first
+poll) and deduplicates by fullname (`t3_...` posts, `t1_...` comments).
+Every page saves what it covers: while a step is under way the cursor is
+`{"since": old watermark, "floor": the step's lower bound, "after": the
+fullname of the last item read, "newest": the newest created_utc seen}`. A
+walk cut short by `max_pages` (or a failure) leaves that gap open and its
+last page says `more`; the next walk continues from `after` (new posts
+arrive above it, so the anchor does not move) and the watermark moves to
+`newest` only when the step ends. A step also ends, above its bound, when
+the listing stops: an empty page after `after` (the anchor post was deleted,
+or new posts pushed it past the cap) or a full page without `after`. Reddit
+serves at most about 1,000 items per listing (per query, counted from the
+newest), so posts below that are out of reach through search: the step
+closes at `newest` and records `"ended": "anchor_gone"` or
+`"listing_cap"` in the cursor rather than re-reading the newest pages
+forever (either may also be a listing whose last page was exactly full: the
+responses cannot tell them apart). A busy brand over the cap between polls loses the oldest of them;
+poll more often or narrow the query (`subreddit`).
 Content that is `[deleted]`, `[removed]` or `[ Removed by Reddit ]` /
 `[ Removed by moderator ]` is never stored: Reddit's terms say it must be
 purged, so such items are skipped.
@@ -243,28 +255,44 @@ class RedditListener(Listener):
 
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         now = self.ctx.clock()
-        since = (cursor or {}).get("since")
-        lower = (
-            float(since) - self.options.overlap_seconds
-            if since is not None
-            else (now - self.ctx.source.backfill).timestamp()
-        )
+        cur = valid_cursor(cursor)
+        since = cur.get("since")
+        newest: float | None = None
+        if is_open(cur):  # continue the step a previous walk left unfinished
+            lower, anchor = float(cur["floor"]), str(cur["after"])
+            newest = float(cur["newest"]) if cur.get("newest") is not None else None
+        else:
+            lower = (
+                float(since) - self.options.overlap_seconds
+                if since is not None
+                else (now - self.ctx.source.backfill).timestamp()
+            )
+            anchor = None
         token = self._token()
         pages = (
-            self._poll_oauth(query, token, now, lower) if token else self._poll_rss(query, lower)
+            self._poll_oauth(query, token, now, lower, anchor)
+            if token
+            else self._poll_rss(query, lower, anchor)
         )
-        newest, last = float(since) if since is not None else None, "done"
-        for mentions, skipped, stamps, state in pages:
+        saved: dict[str, Any] | None = cursor
+        for mentions, skipped, stamps, state, after in pages:
             newest = max([*stamps, *([newest] if newest is not None else [])], default=None)
-            yield Page([m for m in mentions if m.created_at.timestamp() >= lower], None, skipped)
-            last = state
-        # "more" after the last page: max_pages ran out before the bound
-        keep = newest if last == "done" else (float(since) if since is not None else None)
-        yield Page([], {"since": keep} if keep is not None else None, done=True)
+            if state == "more" and after:
+                # stored so far: the step from its top down to `after`; the rest is a gap
+                saved = {"floor": lower, "after": after, "newest": newest}
+                saved |= {"since": float(since)} if since is not None else {}
+            else:  # the step is over: the watermark moves to the newest post it saw
+                keep = [x for x in (newest, since) if x is not None]
+                saved = {"since": max(map(float, keep))} if keep else {}
+                if state != "done":  # the listing ended above the bound: say how
+                    saved["ended"] = "anchor_gone" if state == "more" else state
+            yield Page([m for m in mentions if m.created_at.timestamp() >= lower], saved, skipped)
+        # max_pages read with the gap still open: the poller walks again or comes back soon
+        yield Page([], saved, done=True, more=bool(saved and is_open(saved)))
 
     def _poll_oauth(
-        self, query: Query, token: str, now: datetime, lower: float
-    ) -> Iterator[tuple[list[Mention], int, list[float], str]]:
+        self, query: Query, token: str, now: datetime, lower: float, anchor: str | None
+    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None]]:
         sub = self.options.subreddit
         url = f"{self.options.oauth_url.rstrip('/')}/r/{quote(sub)}/search"
         params: dict[str, Any] = {
@@ -276,8 +304,10 @@ class RedditListener(Listener):
             "restrict_sr": int(sub != "all"),
             "type": "link",
         }
+        if anchor:
+            params["after"] = anchor
         headers = {**self._headers(), "Authorization": f"bearer {token}"}
-        for page in range(self.options.max_pages):
+        for _page in range(self.options.max_pages):
             try:
                 data = _http.get_json(self.ctx, url, params=params, headers=headers)
             except SourceError as exc:
@@ -288,15 +318,16 @@ class RedditListener(Listener):
             stamps = _stamps(data)
             after = data["data"].get("after")
             size = len(data["data"]["children"])
-            state = walk_state(page, size, stamps, bool(after), lower, self.options.limit)
-            yield mentions, skipped, stamps, state
+            anchored = "after" in params
+            state = walk_state(anchored, size, stamps, bool(after), lower, self.options.limit)
+            yield mentions, skipped, stamps, state, str(after) if after else None
             if state != "more":
                 return
             params = {**params, "after": after}
 
     def _poll_rss(
-        self, query: Query, lower: float
-    ) -> Iterator[tuple[list[Mention], int, list[float], str]]:
+        self, query: Query, lower: float, anchor: str | None
+    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None]]:
         sub = self.options.subreddit
         path = "/search.rss" if sub == "all" else f"/r/{quote(sub)}/search.rss"
         params: dict[str, Any] = {
@@ -306,7 +337,9 @@ class RedditListener(Listener):
         }
         if sub != "all":
             params["restrict_sr"] = 1
-        for page in range(self.options.max_pages):
+        if anchor:
+            params["after"] = anchor
+        for _page in range(self.options.max_pages):
             resp = _http.request(
                 self.ctx, "GET", self.base_url + path, params=params, headers=self._headers()
             )
@@ -317,32 +350,52 @@ class RedditListener(Listener):
             stamps = [t for t in map(_entry_stamp, feed.entries) if t is not None]
             size = len(feed.entries)
             # no `after` in a feed: a full page may have more below it
-            state = walk_state(
-                page, size, stamps, size >= self.options.limit, lower, self.options.limit
-            )
-            yield mentions, skipped, stamps, state
+            full = size >= self.options.limit
+            state = walk_state("after" in params, size, stamps, full, lower, self.options.limit)
             last = feed.entries[-1].get("id") if feed.entries else None
-            if state != "more" or not isinstance(last, str) or not last:
+            after = last if isinstance(last, str) and last else None
+            yield mentions, skipped, stamps, state, after
+            if state != "more" or after is None:
                 return
-            params = {**params, "after": last}
+            params = {**params, "after": after}
 
 
 def walk_state(
-    page: int, size: int, stamps: list[float], has_next: bool, lower: float, limit: int
+    anchored: bool, size: int, stamps: list[float], has_next: bool, lower: float, limit: int
 ) -> str:
-    """After one page of a newest-first walk: "done" (bound or end reached), "more", or "cut".
+    """After one page of a newest-first walk: "done" (bound or end reached), "more", or how
+    the listing ended before the bound.
 
-    "cut" means the listing stopped before the bound without saying it ended: an
-    empty page after `after` (the anchor post vanished), or a full page with no
-    `after` (Reddit stops a listing at about 1,000 items).
+    "anchor_gone": an empty page after `after` (the anchor post was deleted, or
+    new posts pushed it past the listing's cap). "listing_cap": a full page with
+    no `after` (Reddit stops a listing at about 1,000 items).
     """
     if stamps and min(stamps) < lower:
         return "done"
     if not size:
-        return "done" if page == 0 else "cut"
+        return "anchor_gone" if anchored else "done"
     if not has_next:
-        return "done" if size < limit else "cut"
+        return "done" if size < limit else "listing_cap"
     return "more"
+
+
+def is_open(cur: Mapping[str, Any]) -> bool:
+    """A step is under way: the next walk continues below its `after` anchor."""
+    return "after" in cur
+
+
+def valid_cursor(cursor: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The saved cursor, or {} (a backfill) when a field does not read as what it should be."""
+    cur = dict(cursor or {})
+    try:
+        for key in ("since", "floor", "newest"):
+            if cur.get(key) is not None:
+                float(cur[key])
+    except (TypeError, ValueError):
+        return {}
+    if is_open(cur) and not (isinstance(cur["after"], str) and cur.get("floor") is not None):
+        return {}
+    return cur
 
 
 def _entry_stamp(e: Any) -> float | None:
@@ -362,4 +415,12 @@ def _stamps(data: Any) -> list[float]:
     return out
 
 
-__all__ = ["RedditListener", "build_query", "parse", "parse_rss", "user_agent"]
+__all__ = [
+    "RedditListener",
+    "build_query",
+    "is_open",
+    "parse",
+    "parse_rss",
+    "user_agent",
+    "valid_cursor",
+]

@@ -12,11 +12,13 @@ from listener_util import listen_once, stored
 from localserver import HTML_403, LocalServer, Reply
 
 from earful.config import settings_from_dict
+from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.reddit import (
     RedditListener,
     build_query,
+    is_open,
     parse,
     parse_rss,
     time_window,
@@ -84,6 +86,7 @@ class FakeReddit:
         self.things = list(things)
         self.cap = cap  # a listing stops after this many items, as Reddit's do (about 1,000)
         self.after_first = None  # called once after the first search (a post deleted mid-walk)
+        self.broken_after = None  # searches answered before every later one fails with a 500
 
     def install(self, srv):
         srv.route(TOKEN, self.token)
@@ -96,6 +99,10 @@ class FakeReddit:
         return {"access_token": "tok-123", "token_type": "bearer", "expires_in": 3600}
 
     def search(self, req):
+        if self.broken_after is not None:
+            if self.broken_after <= 0:
+                return Reply(500, {"message": "Internal Server Error", "error": 500})
+            self.broken_after -= 1
         if req.headers.get("authorization") != "bearer tok-123":
             return Reply(401, {"message": "Unauthorized", "error": 401})
         items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])[: self.cap]
@@ -230,7 +237,14 @@ def test_oauth_search_pages_to_the_watermark_with_token_and_user_agent():
         for r in (token_req, *searches):
             assert r.headers["user-agent"] == "python:earful:0.1.0 (by /u/acme_support)"
         assert cursor == {"since": thing(249, 51)["data"]["created_utc"]}
-        assert all(p.cursor is None for p in pages[:-1])
+        # each page carries what it covers: a failure after it resumes below its last post
+        backfill = (NOW - timedelta(days=7)).timestamp()
+        newest = thing(249, 51)["data"]["created_utc"]
+        assert [p.cursor for p in pages[:2]] == [
+            {"floor": backfill, "after": "t3_p150", "newest": newest},
+            {"floor": backfill, "after": "t3_p50", "newest": newest},
+        ]
+        assert not pages[-1].more
         # next poll: one token for the process, stops at the watermark minus overlap
         fake.things.append(thing(900, minutes_ago=1))
         pages, cursor2 = run(listener, cursor)
@@ -241,17 +255,29 @@ def test_oauth_search_pages_to_the_watermark_with_token_and_user_agent():
         assert cursor2 == {"since": thing(900, 1)["data"]["created_utc"]}
 
 
-def test_oauth_walk_cut_short_keeps_the_old_watermark():
+def test_oauth_walk_cut_short_saves_its_gap_and_the_next_walk_continues_it():
     with LocalServer() as srv:
-        FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)]).install(srv)
+        things = [thing(n, minutes_ago=100 - n) for n in range(50)]
+        FakeReddit([*things, thing(99, minutes_ago=240)]).install(srv)  # one below the floor
         listener = with_oauth(srv.url, limit=10, max_pages=2)
         old = {"since": (NOW - timedelta(hours=3)).timestamp()}
         pages, cursor = run(listener, old)
-        assert cursor == old
         assert len([m for p in pages for m in p.mentions]) == 20
+        newest = things[-1]["data"]["created_utc"]
+        floor = old["since"] - 600
+        assert cursor == {**old, "floor": floor, "after": "t3_p30", "newest": newest}
+        assert pages[-1].done and pages[-1].more
+        pages, cursor = run(listener, cursor)
+        assert [r.arg("after") for r in srv.served(SEARCH)[2:]] == ["t3_p30", "t3_p20"]
+        assert cursor["after"] == "t3_p10" and pages[-1].more  # the gap only closes
+        pages, cursor = run(listener, cursor)
+        assert [m.external_id for p in pages for m in p.mentions] == [
+            f"t3_p{n}" for n in range(9, -1, -1)
+        ]
+        assert cursor == {"since": newest} and not pages[-1].more
 
 
-def test_oauth_walk_whose_after_anchor_vanishes_keeps_the_old_watermark():
+def test_oauth_walk_whose_after_anchor_vanishes_closes_the_step_and_says_so():
     with LocalServer() as srv:
         fake = FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)])
         fake.install(srv)
@@ -263,10 +289,13 @@ def test_oauth_walk_whose_after_anchor_vanishes_keeps_the_old_watermark():
         old = {"since": (NOW - timedelta(hours=3)).timestamp()}
         pages, cursor = run(listener, old)
         assert [r.arg("after") for r in srv.served(SEARCH)] == [None, "t3_p40"]
-        assert cursor == old  # 40 posts were never listed: moving on would lose them
+        # the listing cannot be followed further: the next step starts above what was seen,
+        # and the cursor records that this one ended early
+        newest = thing(49, 51)["data"]["created_utc"]
+        assert cursor == {"since": newest, "ended": "anchor_gone"} and not pages[-1].more
 
 
-def test_oauth_listing_cap_keeps_the_old_watermark():
+def test_oauth_listing_cap_closes_the_step_and_says_so():
     with LocalServer() as srv:
         FakeReddit([thing(n, minutes_ago=100 - n) for n in range(50)], cap=30).install(srv)
         listener = with_oauth(srv.url, limit=10)
@@ -274,7 +303,9 @@ def test_oauth_listing_cap_keeps_the_old_watermark():
         pages, cursor = run(listener, old)
         assert len(srv.served(SEARCH)) == 3  # the third full page came without `after`
         assert len([m for p in pages for m in p.mentions]) == 30
-        assert cursor == old  # 20 posts below the cap are out of reach: not "caught up"
+        # 20 posts below the cap are out of reach through the listing: recorded, not retried
+        newest = thing(49, 51)["data"]["created_utc"]
+        assert cursor == {"since": newest, "ended": "listing_cap"} and not pages[-1].more
 
 
 def test_rejected_app_credentials_need_credentials():
@@ -328,11 +359,12 @@ def atom(things) -> str:
 class FakeRedditRss:
     """`/search.rss` with sort=new, `limit` and `after` (a fullname), as the listing takes them."""
 
-    def __init__(self, things):
+    def __init__(self, things, cap=None):
         self.things = list(things)
+        self.cap = cap  # the listing stops after this many items
 
     def __call__(self, req):
-        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])
+        items = sorted(self.things, key=lambda t: -t["data"]["created_utc"])[: self.cap]
         after = req.arg("after")
         if after:
             names = [t["data"]["name"] for t in items]
@@ -353,13 +385,20 @@ def test_rss_pages_back_with_after_its_last_entry_instead_of_dropping_the_rest()
         assert cursor == {"since": thing(149, 151)["data"]["created_utc"]}
 
 
-def test_rss_walk_cut_short_keeps_the_old_watermark():
+def test_rss_walk_cut_short_continues_from_its_anchor_next_walk():
     with LocalServer() as srv:
-        srv.route("/search.rss", FakeRedditRss([thing(n, minutes_ago=100 - n) for n in range(50)]))
+        things = [thing(n, minutes_ago=100 - n) for n in range(50)]
+        srv.route("/search.rss", FakeRedditRss([*things, thing(99, minutes_ago=240)]))
         old = {"since": (NOW - timedelta(hours=3)).timestamp()}
-        pages, cursor = run(make(srv.url, limit=10, max_pages=2), old)
+        listener = make(srv.url, limit=10, max_pages=3)
+        pages, cursor = run(listener, old)
+        assert len([m for p in pages for m in p.mentions]) == 30
+        assert cursor["after"] == "t3_p20" and cursor["since"] == old["since"]
+        assert pages[-1].more
+        pages, cursor = run(listener, cursor)
+        assert srv.served("/search.rss")[3].arg("after") == "t3_p20"
         assert len([m for p in pages for m in p.mentions]) == 20
-        assert cursor == old
+        assert cursor == {"since": things[-1]["data"]["created_utc"]}
 
 
 def test_subreddit_feed_and_blocked_html_page():
@@ -421,3 +460,150 @@ def test_a_revoked_token_is_replaced_on_the_next_poll():
         pages, _ = run(listener, None)
         assert [m.external_id for p in pages for m in p.mentions] == ["t3_p1"]
         assert len(srv.served(TOKEN)) == 2
+
+
+# -- a busy brand: more posts per poll than one walk reads ------------------------
+def live_poll(settings, store, now):
+    """One scheduled (not --once) poll of the only source, as the worker runs it."""
+    with _http.make_client(timeout=3) as http:
+        poller = Poller(
+            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
+        )
+        poller.ensure_health(settings.sources)
+        return poller.run_source(settings.sources[0], once=False)
+
+
+def saved_cursor(store, settings):
+    return store.get_cursor(settings.sources[0].key, "custom") or {}
+
+
+def busy(srv, oauth, things, cap=None, **options):
+    """A fake Reddit (OAuth or RSS) holding `things`, and settings reading it 10 a page."""
+    src = {"platform": "reddit", "base_url": srv.url, "oauth_url": srv.url, "query": "acme"}
+    src |= {"limit": 10, "max_pages": 3, **options}
+    if oauth:
+        fake = FakeReddit(things, cap=cap)
+        fake.install(srv)
+        src |= {"client_id_env": "RID", "client_secret_env": "RSECRET"}
+    else:
+        fake = FakeRedditRss(things, cap=cap)
+        srv.route("/search.rss", fake)
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+    return fake, settings, SEARCH if oauth else "/search.rss"
+
+
+def names(things):
+    return sorted(t["data"]["name"] for t in things)
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["oauth", "rss"])
+def test_a_busy_brand_catches_up_over_polls_with_none_lost_and_none_twice(any_store, oauth):
+    with LocalServer() as srv:
+        history = [thing(n, minutes_ago=125 - n * 0.8) for n in range(155)]
+        fake, settings, path = busy(srv, oauth, history)
+        new_total, before, marks, prev = 0, 0, [], {}
+        for poll in range(60):
+            now = NOW + timedelta(minutes=poll)
+            if poll < 8:  # brand-new posts keep arriving above the walk
+                fake.things += [thing(1000 + 3 * poll + k, -poll - k / 100) for k in range(3)]
+            res = live_poll(settings, any_store, now)
+            assert res.error is None, res.summary()
+            new_total += res.new
+            asked = srv.served(path)[before:]
+            before += len(asked)
+            assert 1 <= len(asked) <= 3  # max_pages per poll, never more
+            cur = saved_cursor(any_store, settings)
+            assert res.more == is_open(cur)  # an unfinished step brings the next poll forward
+            assert "ended" not in cur  # every step reached its bound
+            if prev.get("since") is not None:  # the watermark never moves back
+                assert cur["since"] >= prev["since"]
+            if is_open(prev):  # the gap continues below its anchor, and only closes
+                assert asked[0].arg("after") == prev["after"]
+                assert asked[-1].arg("after") != prev["after"] or len(asked) == 1
+            marks.append(cur.get("since"))
+            prev = cur
+            if poll >= 8 and not is_open(cur):
+                break
+        else:
+            raise AssertionError("the walk never caught up")
+        assert stored(any_store) == names(fake.things)
+        assert new_total == len(fake.things)  # each stored once
+        assert len({m for m in marks if m}) >= 2  # several steps, each moving the watermark up
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["oauth", "rss"])
+def test_once_catches_a_busy_brand_up_in_one_run(sqlite_store, oauth):
+    with LocalServer() as srv:
+        history = [thing(n, minutes_ago=125 - n * 0.8) for n in range(155)]
+        fake, settings, path = busy(srv, oauth, history)
+        lines = listen_once(settings, sqlite_store, now=NOW)
+        assert "FAILED" not in lines[0], lines
+        assert stored(sqlite_store) == names(history)
+        assert saved_cursor(sqlite_store, settings) == {"since": history[-1]["data"]["created_utc"]}
+        assert len(srv.served(path)) > 3  # walked again while the listener had more
+
+
+def test_a_poll_that_fails_mid_gap_resumes_where_it_left_off(sqlite_store):
+    with LocalServer() as srv:
+        history = [thing(n, minutes_ago=125 - n * 0.8) for n in range(155)]
+        fake, settings, _ = busy(srv, True, history)
+        live_poll(settings, sqlite_store, NOW)  # three pages of the backfill step
+        gap = saved_cursor(sqlite_store, settings)
+        assert gap["after"] == "t3_p125" and "since" not in gap
+        fake.broken_after = 1  # the second search of the next poll fails, retries too
+        res = live_poll(settings, sqlite_store, NOW)
+        assert res.error is not None and not res.more
+        assert srv.served(SEARCH)[3].arg("after") == "t3_p125"  # the gap, not the top
+        kept = saved_cursor(sqlite_store, settings)
+        assert kept == {**gap, "after": "t3_p115"}  # the good page counts
+        fake.broken_after = None
+        asked_before = len(srv.served(SEARCH))
+        live_poll(settings, sqlite_store, NOW)
+        assert srv.served(SEARCH)[asked_before].arg("after") == "t3_p115"
+        listen_once(settings, sqlite_store, now=NOW)
+        assert stored(sqlite_store) == names(history)
+        assert saved_cursor(sqlite_store, settings) == {"since": history[-1]["data"]["created_utc"]}
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["oauth", "rss"])
+def test_a_brand_over_the_listing_cap_closes_each_step_and_records_why(sqlite_store, oauth):
+    with LocalServer() as srv:
+        history = [thing(n, minutes_ago=125 - n * 0.8) for n in range(155)]
+        fake, settings, path = busy(srv, oauth, history, cap=70)
+        lines = listen_once(settings, sqlite_store, now=NOW)
+        assert "FAILED" not in lines[0], lines
+        assert stored(sqlite_store) == names(history[-70:])  # below the cap: out of reach
+        ended = "listing_cap" if oauth else "anchor_gone"  # the feed has no `after` to withhold
+        newest = history[-1]["data"]["created_utc"]
+        assert saved_cursor(sqlite_store, settings) == {"since": newest, "ended": ended}
+        asked = len(srv.served(path))
+        fake.things.append(thing(500, minutes_ago=-1))
+        res = live_poll(settings, sqlite_store, NOW)  # the next step starts at the top again
+        assert res.new == 1 and not res.more and len(srv.served(path)) - asked == 2
+        assert saved_cursor(sqlite_store, settings) == {
+            "since": thing(500, -1)["data"]["created_utc"]
+        }
+
+
+def test_an_old_cursor_continues_and_opens_a_gap(sqlite_store):
+    with LocalServer() as srv:
+        history = [thing(n, minutes_ago=125 - n * 0.8) for n in range(155)]
+        fake, settings, _ = busy(srv, True, history)
+        old = {"since": history[20]["data"]["created_utc"]}  # the shape saved before gaps
+        with sqlite_store.write() as conn:
+            sqlite_store.set_cursor(conn, settings.sources[0].key, "custom", old, NOW)
+        res = live_poll(settings, sqlite_store, NOW)
+        assert res.more
+        assert saved_cursor(sqlite_store, settings) == {
+            **old,
+            "floor": old["since"] - 600,
+            "after": "t3_p125",
+            "newest": history[-1]["data"]["created_utc"],
+        }
+        listen_once(settings, sqlite_store, now=NOW)
+        # down to the old watermark minus the ten-minute overlap, nothing below it
+        floor = old["since"] - 600
+        assert stored(sqlite_store) == names(
+            t for t in history if t["data"]["created_utc"] >= floor
+        )
+        assert saved_cursor(sqlite_store, settings) == {"since": history[-1]["data"]["created_utc"]}
