@@ -18,7 +18,9 @@ only after every page is stored. A walk cut short by `max_pages` saves
 `{"since_id": old, "until_id": oldest seen, "next_since_id": newest}` and the
 next poll first fills that gap (since_id..until_id) before moving on, so
 nothing is lost and nothing is bought twice. A first poll cut short saves its
-`start_time` instead of a since_id, and the gap fill starts there.
+`start_time` instead of a since_id, and the gap fill starts there. The page
+that leaves a gap says `more`, so `--once` fills it in the same run and a
+scheduled poll comes back at once rather than after `every`.
 external_id = the first of `edit_history_tweet_ids` (stable across edits);
 native_id = `id`. Text is `note_tweet.text` for long posts, else `text`.
 """
@@ -220,7 +222,8 @@ class XListener(Listener):
                     "next_since_id": first_newest,
                     "start_time": params.get("start_time"),
                 }
-            yield Page([], new, done=False)
+            # `more`: the poller walks on at once with --once, and polls again soon otherwise
+            yield Page([], new, done=True, more=True)
             return new
         newest = first_newest or cur.get("since_id")
         new = {"since_id": newest} if newest else {}

@@ -11,6 +11,7 @@ from listener_util import listen_once, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
+from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.x import XListener, build_query, parse, snowflake_time
@@ -220,7 +221,7 @@ def test_a_walk_cut_short_fills_its_gap_next_poll_with_nothing_lost_or_doubled()
             "until_id": str(BASE_ID + 36),
             "next_since_id": str(BASE_ID + 55),
         }
-        assert not pages[-1].done
+        assert pages[-1].done and pages[-1].more  # a gap left open: poll again soon
         for _ in range(3):
             fake.tweets.append(tweet(100 + len(seen)))  # more keep coming
             pages, cursor = run(listener, cursor)
@@ -323,3 +324,70 @@ def test_a_gap_whose_since_id_left_the_window_is_filled_from_the_window_not_rebo
         got = [m.native_id for p in pages for m in p.mentions]
         assert sorted(got) == sorted(str(BASE_ID + n) for n in range(1, 21))  # none above the gap
         assert cursor == {"since_id": str(BASE_ID + 30)}
+
+
+# -- a busy brand: more posts per poll than one walk reads ------------------------
+def live_poll(settings, store, now):
+    """One scheduled (not --once) poll of the only source, as the worker runs it."""
+    with _http.make_client(timeout=3) as http:
+        poller = Poller(
+            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
+        )
+        poller.ensure_health(settings.sources)
+        return poller.run_source(settings.sources[0], once=False)
+
+
+def busy_settings(url):
+    src = {"platform": "x", "base_url": url, "token_env": "XTOK", "query": "acme"}
+    src |= {"max_results": 10, "max_pages": 2}
+    return settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+
+
+def test_a_busy_brand_fills_its_gaps_over_polls_with_none_lost_and_none_twice(sqlite_store):
+    with LocalServer() as srv:
+        fake = FakeX([tweet(n, minutes_ago=60 - n * 0.3) for n in range(1, 151)])
+        srv.route(SEARCH, fake)
+        settings = busy_settings(srv.url)
+        key = settings.sources[0].key
+        new_total, before, prev, gaps = 0, 0, {}, 0
+        for poll in range(40):
+            now = NOW + timedelta(minutes=poll)
+            if poll < 6:  # brand-new posts keep arriving above the walk
+                fake.tweets += [tweet(1000 + 3 * poll + k, -poll) for k in range(3)]
+            res = live_poll(settings, sqlite_store, now)
+            assert res.error is None, res.summary()
+            new_total += res.new
+            asked = srv.served(SEARCH)[before:]
+            before += len(asked)
+            # max_pages for a gap, and as many again when it closes and the walk goes on above
+            assert 1 <= len(asked) <= 4
+            cur = sqlite_store.get_cursor(key, "custom") or {}
+            assert res.more == bool(cur.get("until_id"))  # an open gap: come back at once
+            gaps += res.more
+            if prev.get("since_id") and cur.get("since_id"):  # never moves back
+                assert int(cur["since_id"]) >= int(prev["since_id"])
+            if prev.get("until_id") and cur.get("until_id"):
+                if cur.get("next_since_id") == prev.get("next_since_id"):  # the same gap
+                    assert int(cur["until_id"]) < int(prev["until_id"])  # only closes
+            prev = cur
+            if poll >= 6 and not res.more:
+                break
+        else:
+            raise AssertionError("the gap never closed")
+        assert stored(sqlite_store, column="native_id") == sorted(t["id"] for t in fake.tweets)
+        assert new_total == len(fake.tweets)  # each bought and stored once
+        assert gaps >= 3
+
+
+def test_once_fills_a_busy_brands_gap_in_one_run(sqlite_store):
+    with LocalServer() as srv:
+        fake = FakeX([tweet(n, minutes_ago=60 - n * 0.3) for n in range(1, 151)])
+        srv.route(SEARCH, fake)
+        settings = busy_settings(srv.url)
+        lines = listen_once(settings, sqlite_store, now=NOW)
+        assert "FAILED" not in lines[0], lines
+        assert stored(sqlite_store, column="native_id") == sorted(t["id"] for t in fake.tweets)
+        cursor = sqlite_store.get_cursor(settings.sources[0].key, "custom")
+        assert cursor == {"since_id": str(BASE_ID + 150)}
+        # each page bought once (walked again at once), then one empty look above the gap
+        assert len(srv.served(SEARCH)) == 15 + 1
