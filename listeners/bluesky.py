@@ -43,7 +43,9 @@ cursor applies to every term; a term added since starts with a backfill.
 More than `limit` posts in one millisecond with no cursor to page through
 them (the public host, or the AppView sent none): the walk reads the first
 `limit` the server returns for that millisecond, then steps below it; the
-others in that millisecond are not fetched. If the public host refuses an
+others in that millisecond are not fetched. Logged in, a cursor pages
+through them, up to `max_pages` x `limit` per walk: a walk that cannot lower
+its gap steps below that millisecond too. If the public host refuses an
 `until` page too, the step ends where the host let it see.
 external_id = at-URI; native_id = "uri|cid" (a reply needs both).
 """
@@ -339,7 +341,7 @@ class BlueskyListener(Listener):
 
         logged_in = self._credentials() is not None
         page_cursor: str | None = None
-        until = top
+        until = start = top
         uris: set[str] = set()
         oldest: datetime | None = None
         for _page in range(self.options.max_pages):
@@ -403,7 +405,12 @@ class BlueskyListener(Listener):
                 page_cursor = more
                 continue
             page_cursor, until = None, next_until
-        # max_pages read: the gap stays open in the cursor for the next walk
+        # max_pages read: the gap stays open in the cursor for the next walk. A walk that
+        # could not lower it (more than max_pages x limit posts in its top millisecond, paged
+        # by cursor) steps below that millisecond, or every walk would read the same pages.
+        if start is not None and top is not None and top >= start:
+            states[q] = gap(start - timedelta(milliseconds=1))
+            yield Page([], term_cursor(states))
 
     def _next(
         self,

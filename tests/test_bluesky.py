@@ -444,6 +444,55 @@ def test_more_posts_in_one_millisecond_than_a_page_without_a_cursor_steps_below_
         assert not pages[-1].more
 
 
+def test_a_millisecond_with_more_posts_than_a_walk_pages_through_is_stepped_below():
+    with LocalServer() as srv:
+        same = [post(n, 30) for n in range(30)]  # 30 in one millisecond; a walk reads 20
+        older = [post(n, n - 69) for n in range(100, 105)]  # 31 to 35 minutes ago
+        FakeAppView(same + older).install(srv)
+        listener = logged_in(srv.url, limit=10, max_pages=2)
+        ms = same[0]["indexedAt"]
+        cursor = {"since": "2026-11-25T12:00:00.000Z"}
+        got = []
+        for _ in range(3):
+            pages, cursor = run(listener, cursor)
+            got += [m.external_id for p in pages for m in p.mentions]
+        untils = [r.arg("until") for r in srv.served(SEARCH)]
+        # walk 1 pages the millisecond by cursor; walk 2 cannot get below it either, so it
+        # leaves the gap under it; walk 3 reads what is below and closes the step
+        assert untils[2:4] == [ms.replace(".000Z", ".001Z")] * 2
+        assert untils[4] == ms
+        assert {p["uri"] for p in older} <= set(got)
+        assert len(set(got) & {p["uri"] for p in same}) == 20  # the other 10 are not fetched
+        assert cursor == closed(ms) and not pages[-1].more
+
+
+def test_each_term_keeps_its_own_step():
+    with LocalServer() as srv:
+        busy = [post(n, 100 - n, text="acme is busy") for n in range(35)]
+        quiet = [post(n, 50 - n / 10, text="globex is quiet") for n in range(100, 103)]
+        FakeAppView(busy + quiet).install(srv)
+        listener = logged_in(srv.url, limit=10, max_pages=2)
+        query = Query("Acme", "Acme", ("acme", "globex"))
+        old = {"since": "2026-11-25T10:00:00.000Z"}
+        pages, cursor = run(listener, old, query)
+        acme, globex = cursor["terms"]["acme"], cursor["terms"]["globex"]
+        assert is_open(acme) and acme["since"] == old["since"]
+        assert globex == {"since": quiet[-1]["indexedAt"]}  # caught up, not held back by acme
+        assert pages[-1].more
+        pages, cursor = run(listener, cursor, query)
+        asked = srv.served(SEARCH)[-3:]
+        assert [r.arg("q") for r in asked] == ["acme", "acme", "globex"]
+        assert asked[0].arg("until") == acme["gap_until"]
+        assert asked[2].arg("since") == "2026-11-25T12:15:12.000Z"  # its own watermark - 5 min
+        assert cursor == {
+            "terms": {
+                "acme": {"since": busy[-1]["indexedAt"]},
+                "globex": {"since": quiet[-1]["indexedAt"]},
+            }
+        }
+        assert not pages[-1].more
+
+
 def late(n: int, created_minutes_ago: float, indexed_minutes_ago: float) -> dict:
     p = post(n, indexed_minutes_ago)
     at = NOW - timedelta(minutes=created_minutes_ago)
