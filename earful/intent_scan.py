@@ -431,6 +431,10 @@ def signals(text: str) -> list[tuple[Signal, str]]:
     return out
 
 
+# Guard position -> (its signal, "") as `_fired` lists it when no words are shown.
+_FIRED_AT = {g: (SIGNALS[i], "") for i, g in enumerate(_GUARD)}
+
+
 def _fired(found: int, extra: int, matched: dict[int, str]) -> list[tuple[Signal, str]]:
     """The fired list `signals` returns, from `_scan`'s bits (words only where "{m}" shows them)."""
     out: list[tuple[Signal, str]] = []
@@ -438,7 +442,7 @@ def _fired(found: int, extra: int, matched: dict[int, str]) -> list[tuple[Signal
         bit = found & -found
         found ^= bit
         g = bit.bit_length() - 1
-        out.append((SIGNALS[_GUARD_OF[g]], matched.get(g, "")))
+        out.append((SIGNALS[_GUARD_OF[g]], matched[g]) if g in matched else _FIRED_AT[g])
     if extra & 1:
         out.append((QUESTION_FORM, ""))
     if extra & 2:
