@@ -496,3 +496,21 @@ def test_full_caches_start_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
         assert [s for s, _ in signals(text)] == [s for s, _ in plain_signals(text)], text
         assert classify(text, -0.2) == plain_classify(text, -0.2), text
     assert len(intent_scan._CHUNKS[False]) <= 40 + 25  # one text's chunks past the limit at most
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # A chunk seen first without apostrophes in the text, then with them (and back).
+        ["where is my bag", "where's my bag? it isn't here", "where is my bag"],
+        ["WHERE is it?! don't", "WHERE is it?! dont", "`WHERE` is it?!"],
+        # Leading chunks dropped whole, in part (flagged once, then read token by token), or not.
+        ["@acme:why is it down", "@acme: why is it down", ".@acme, where is my refund?"],
+        ["@acme,hi can you help", "@acme ,hi can you help", "'@acme can you help"],
+    ],
+)
+def test_cached_chunks_give_the_plain_result_in_any_order(texts: list[str]) -> None:
+    intent._reset_caches()
+    for text in [*texts, *reversed(texts)]:
+        assert [s for s, _ in signals(text)] == [s for s, _ in plain_signals(text)], text
+        assert classify(text, -0.3, neg=0.1) == plain_classify(text, -0.3, neg=0.1), text
