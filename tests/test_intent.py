@@ -504,6 +504,9 @@ def test_full_caches_start_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
         # A chunk seen first without apostrophes in the text, then with them (and back).
         ["where is my bag", "where's my bag? it isn't here", "where is my bag"],
         ["WHERE is it?! don't", "WHERE is it?! dont", "`WHERE` is it?!"],
+        # \u02bc and ` are dropped only in a text with ' or \u2019 in it.
+        ["isn\u02bct it great", "isn\u02bct it great, i'm told", "`not` great, i'm told"],
+        ["`not` great", "`not` great, i\u2019m told"],
         # Leading chunks dropped whole, in part (flagged once, then read token by token), or not.
         ["@acme:why is it down", "@acme: why is it down", ".@acme, where is my refund?"],
         ["@acme,hi can you help", "@acme ,hi can you help", "'@acme can you help"],
