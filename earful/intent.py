@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from earful import intent_scan
-from earful.intent_scan import _fired, _scan, normalise, signals
+from earful.intent_scan import _FIRED_AT, _fired, _scan, normalise, signals
 from earful.intent_signals import NEGATION, QUESTION_FORM, SHOUTING, SIGNALS, TO_YOU, Signal
 from earful.models import as_utc
 
@@ -216,6 +216,67 @@ def _profile(fired: list[tuple[Signal, str]]) -> _Numbers:
     )
 
 
+# What one fired signal adds to a profile: (kind, weight, vague, aimed at a target,
+# help or question, (signal, "")), by guard position and for each value of `extra`.
+_Facts = tuple[str, float, bool, bool, bool, tuple[Signal, str]]
+
+
+def _facts(s: Signal) -> _Facts:
+    return (
+        s.kind,
+        s.weight,
+        s.label in _VAGUE,
+        s.kind == "target" or s.label in _AIMED,
+        s.kind in ("help", "question"),
+        (s, ""),
+    )
+
+
+_FACTS_AT = {g: _facts(item[0]) for g, item in _FIRED_AT.items()}
+_EXTRA_FACTS = [
+    tuple(_facts(s) for s, _ in _fired(0, extra, {})) for extra in range(32)
+]  # fmt: skip
+
+
+def _profile_scan(found: int, extra: int, matched: dict[int, str]) -> _Profile:
+    """`_profile(_fired(found, extra, matched))` and its reasons in one pass over the
+    bits (the sums add up in the same order), for a profile not cached yet."""
+    weight = dict.fromkeys(_KINDS, 0.0)
+    vague = 0.0
+    targeted = help_or_question = False
+    fired: list[tuple[Signal, str]] = []
+    rest = found
+    facts: list[_Facts] = []
+    while rest:  # guard positions grow with the signal's index, as in `_fired`
+        bit = rest & -rest
+        rest ^= bit
+        g = bit.bit_length() - 1
+        facts.append(_FACTS_AT[g])
+        fired.append((_FACTS_AT[g][5][0], matched[g]) if g in matched else _FACTS_AT[g][5])
+    extras = _EXTRA_FACTS[extra]
+    fired += [f[5] for f in extras]
+    for kind, w, is_vague, aimed, asks, _ in (*facts, *extras):
+        weight[kind] += w
+        if is_vague:
+            vague += w
+        if aimed:
+            targeted = True
+        if asks:
+            help_or_question = True
+    failure = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"] - vague
+    return (
+        failure,
+        weight["emotion"] + vague,
+        bool(failure or vague),
+        targeted,
+        weight["question"] + weight["help"] > 0,
+        bool(weight["sarcasm"]),
+        bool(weight["praise"]),
+        help_or_question,
+        _Reasons((found, extra, matched), fired),
+    )
+
+
 def _decide(
     fired: list[tuple[Signal, str]],
     compound: float | None,
@@ -317,8 +378,7 @@ def classify(
     if p is None:
         if len(_PROFILES) >= _CACHE_SIZE:
             _PROFILES.clear()
-        fired = _fired(found, extra, matched)
-        p = _PROFILES[key] = (*_profile(fired), _Reasons((found, extra, matched), fired))
+        p = _PROFILES[key] = _profile_scan(found, extra, matched)
     # _decide_profile, inline (this runs on every mention).
     failure, mood, failure_or_vague, targeted, asks, sarcasm, praise, help_or_q, reasons = p
     comp = compound if compound is not None else 0.0

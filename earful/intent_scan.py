@@ -88,6 +88,14 @@ def normalise(text: str) -> str:
 #    not depend on VADER's scores (weights per kind, reason labels) is cached per
 #    set of fired signals (`_profile` in `earful.intent`).
 # The caches start afresh when they reach _CACHE_SIZE entries.
+#
+# First sight (a new chunk, a new set of bits) is what a listener pays most: real
+# posts bring names, numbers, URLs and typos. So a miss is kept cheap: a chunk's
+# bits come from cached token bits in one pass (a chunk partly dropped as leading
+# is flagged then, not re-checked per scan); a plan is a few ints, its regexes and
+# its flag-dependent part looked up in small caches (`_TODO`, `_FLAG_PLANS`); and
+# the big caches hold no containers, so the cyclic GC, whose full passes walk every
+# container in the process, does not grow with them.
 
 
 # --- The bits ---------------------------------------------------------------------
@@ -265,6 +273,7 @@ def _reset_caches() -> None:
     _CHUNKS.update({False: _Chunks(False), True: _Chunks(True)})
     _PLANS.clear()
     _TODO.clear()
+    _FLAG_PLANS.clear()
 
 
 def _scan(text: str) -> tuple[int, int, dict[int, str]]:
@@ -318,8 +327,8 @@ _TODO: dict[int, _Todo] = {}
 
 def _plan(key: int) -> _Plan:
     x = key & _REGION
-    y = key >> _Y & _REGION
-    z = key >> _Z & _REGION
+    y = key >> _Y  # no need to cut y and z to the region: they only meet x, _GUARDS and _CONDS
+    z = key >> _Z
     flags = key >> _F
     found = z & _GUARDS
     run = x & (y | _NO_ALSO) & _RUNNABLE & ~found
@@ -329,6 +338,21 @@ def _plan(key: int) -> _Plan:
         exact = ((held & _EXACT_CONDS) + _ONES) & run
         found |= exact
         left = ((held + _ONES) | _ALWAYS) & run & ~exact
+    extra, question = _FLAG_PLANS.get(flags) or _flag_plan(flags)
+    if found & _QSIG:
+        question = 0
+    if len(_PLANS) >= _CACHE_SIZE:
+        _PLANS.clear()
+    plan = _PLANS[key] = (found, left, extra, question)
+    return plan
+
+
+# A text's flags -> (extra bits, whether it may be a question unless a question
+# signal fired); a few hundred distinct values.
+_FLAG_PLANS: dict[int, tuple[int, int]] = {}
+
+
+def _flag_plan(flags: int) -> tuple[int, int]:
     extra = 0
     if flags & _YOU_:
         extra |= 2
@@ -336,12 +360,10 @@ def _plan(key: int) -> _Plan:
         extra |= min((flags & _NEG_ALL_).bit_count(), 2) << 2
     if flags & _SHOUT_:
         extra |= 16
-    question = 0
-    if not (flags & _QMARK_ or found & _QSIG):
-        question = 1 | flags & _DOTBANG_
-    if len(_PLANS) >= _CACHE_SIZE:
-        _PLANS.clear()
-    plan = _PLANS[key] = (found, left, extra, question)
+    question = 0 if flags & _QMARK_ else 1 | flags & _DOTBANG_
+    if len(_FLAG_PLANS) >= _CACHE_SIZE:
+        _FLAG_PLANS.clear()
+    plan = _FLAG_PLANS[flags] = (extra, question)
     return plan
 
 
