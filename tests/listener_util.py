@@ -1,7 +1,9 @@
-"""Helpers shared by the listener tests: what the store holds, and one `earful listen --once`.
+"""Helpers shared by the listener tests: what the store holds, one `earful listen --once`,
+and one scheduled poll.
 
 lines = listen_once(settings, store, now=NOW)   # asserts the exit code is 0
 assert stored(store) == ["1", "2"]              # sorted external ids
+res = live_poll(settings, store, NOW)           # a PollResult, as the worker's schedule runs it
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from earful.poller import listen
+from earful.poller import Poller, PollResult, listen
 from earful.schema import mentions
 from earful.store import Store
 from listeners._http import make_client
@@ -61,3 +63,13 @@ def listen_once(
         )
     assert code == 0
     return lines
+
+
+def live_poll(settings: Any, store: Store, now: datetime) -> PollResult:
+    """One scheduled (not --once) poll of the only source, as the worker runs it."""
+    with make_client(timeout=3) as http:
+        poller = Poller(
+            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
+        )
+        poller.ensure_health(settings.sources)
+        return poller.run_source(settings.sources[0], once=False)

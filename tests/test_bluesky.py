@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, stored
+from listener_util import listen_once, live_poll, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
-from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.bluesky import (
@@ -569,16 +568,6 @@ def test_parse_an_unverified_handle_is_attributed_to_the_did_not_one_shared_plac
 
 
 # -- a busy brand: more posts per poll than one walk reads ------------------------
-def live_poll(settings, store, now):
-    """One scheduled (not --once) poll of the only source, as the worker runs it."""
-    with _http.make_client(timeout=3) as http:
-        poller = Poller(
-            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
-        )
-        poller.ensure_health(settings.sources)
-        return poller.run_source(settings.sources[0], once=False)
-
-
 def term_state(store, settings):
     cursor = store.get_cursor(settings.sources[0].key, "custom")
     return (cursor or {}).get("terms", {}).get("acme", {})

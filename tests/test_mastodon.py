@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, stored
+from listener_util import listen_once, live_poll, stored
 from localserver import LocalServer, Reply
 
 from earful.config import ConfigError, settings_from_dict
-from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.mastodon import (
@@ -640,14 +639,6 @@ def test_once_catches_a_busy_brand_up_in_one_run(any_store):
         assert stored(any_store) == fake.visible()  # walked again while the listener had more
         assert not is_open(term_state(any_store, settings))
         assert len(srv.served(SEARCH)) > 3  # more than one walk of max_pages
-
-
-def live_poll(settings, store, now):
-    """One scheduled (not --once) poll of the only source, as the worker runs it."""
-    with _http.make_client(timeout=3) as http:
-        poller = Poller(settings, store, client=http, clock=lambda: now, out=lambda s: None)
-        poller.ensure_health(settings.sources)
-        return poller.run_source(settings.sources[0], once=False)
 
 
 def test_more_hits_in_one_second_than_a_page_are_paged_by_offset():

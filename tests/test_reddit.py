@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, stored
+from listener_util import listen_once, live_poll, stored
 from localserver import HTML_403, LocalServer, Reply
 
 from earful.config import settings_from_dict
-from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.reddit import (
@@ -463,16 +462,6 @@ def test_a_revoked_token_is_replaced_on_the_next_poll():
 
 
 # -- a busy brand: more posts per poll than one walk reads ------------------------
-def live_poll(settings, store, now):
-    """One scheduled (not --once) poll of the only source, as the worker runs it."""
-    with _http.make_client(timeout=3) as http:
-        poller = Poller(
-            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
-        )
-        poller.ensure_health(settings.sources)
-        return poller.run_source(settings.sources[0], once=False)
-
-
 def saved_cursor(store, settings):
     return store.get_cursor(settings.sources[0].key, "custom") or {}
 

@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, stored
+from listener_util import listen_once, live_poll, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
-from earful.poller import Poller
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.x import XListener, build_query, parse, snowflake_time
@@ -327,16 +326,6 @@ def test_a_gap_whose_since_id_left_the_window_is_filled_from_the_window_not_rebo
 
 
 # -- a busy brand: more posts per poll than one walk reads ------------------------
-def live_poll(settings, store, now):
-    """One scheduled (not --once) poll of the only source, as the worker runs it."""
-    with _http.make_client(timeout=3) as http:
-        poller = Poller(
-            settings, store, client=http, clock=lambda: now, sleep=lambda _s: None, out=print
-        )
-        poller.ensure_health(settings.sources)
-        return poller.run_source(settings.sources[0], once=False)
-
-
 def busy_settings(url):
     src = {"platform": "x", "base_url": url, "token_env": "XTOK", "query": "acme"}
     src |= {"max_results": 10, "max_pages": 2}
