@@ -23,12 +23,14 @@ text (`Signal.keys`, checked against 4-letter stems) and a stricter condition
 read off the regex holds; tokens, chunks of text and the decision's parts that
 do not depend on VADER's scores are cached (see "How signals() stays cheap"
 in `earful.intent_scan`).
-Measured by bench/triage.py against plain VADER in the same run (CPU time):
-on bench/ingest.py's posts classify costs about 12-13 us per post (0.35 of
-VADER's cost) when every post carries a chunk never seen before (its "(#n)"),
-about 8-9 us (0.22-0.26) on posts seen before; on the airline tweets about
-34-37 us at first sight with empty caches (the plain method took about 30)
-and 15-17 us once seen (0.3). It runs on top of the Scorer's VADER pass.
+Measured by bench/triage.py against plain VADER in the same run (CPU time,
+on a busy machine, hence ranges): on bench/ingest.py's posts classify costs
+about 11-12 us per post (0.31-0.33 of VADER's cost) when every post carries a
+chunk never seen before (its "(#n)"), about 8-9 us (0.24) on posts seen
+before; on the airline tweets about 26-35 us at first sight with empty caches
+(0.64-0.82) and 14-15 us once seen (0.34). At first sight most of the extra
+goes to new chunks and tokens, then to new profiles and plans. It runs on top
+of the Scorer's VADER pass.
 
 Thresholds (`COMPLAINT_AT`, `NEG_TONE`, `POS_TONE`, `NEG_SHARE`,
 `ASKS_ABOUT_PROBLEM`) and the choice to give an untargeted bad mood no weight
