@@ -305,3 +305,41 @@ def test_sqlite_rows_equal_sqlalchemys_bound_values():
     procs = _bind_processors(mentions, _MENTION_COLUMNS, sqlite.dialect())
     for m in ms:
         assert _sqlite_values(m, sqlite_utc_text(T0)) == _processed([_values(m, T0)], procs)[0]
+
+
+def test_postgres_unnest_insert_stores_what_sqlalchemys_insert_stores(pg_url):
+    """The one-statement PostgreSQL path against the generic SQLAlchemy INSERT, column by column."""
+    from earful.store import _MENTION_COLUMNS, _values
+
+    store = Store(pg_url)
+    store.upgrade()
+    odd = dict(
+        text="naïve 😡 <b>x</b> \u200f 'quote' \"dq\" back\\slash {braces} NULL",
+        raw={"id": "1", "nested": {"k": [1, None, "ü"]}, "big": 2**40},
+        lang=None,
+        author_followers=None,
+        engagement=2**31 - 1,
+        needs_reply=True,
+        priority=12.5,
+        in_reply_to="p",
+    )
+    batch = [mk(i, **(odd if i % 2 else {}), at=T0 + timedelta(microseconds=i)) for i in range(6)]
+    twins = [dataclasses.replace(m, external_id=m.external_id + "-generic") for m in batch]
+    now = T0 + timedelta(hours=1)
+    with store.write() as conn:
+        store._insert_new(conn, [_values(m, now) for m in batch])
+        stmt = store.insert(mentions).on_conflict_do_nothing(
+            index_elements=["platform", "external_id"]
+        )
+        conn.execute(
+            stmt, [dict(zip(_MENTION_COLUMNS, _values(m, now), strict=True)) for m in twins]
+        )
+    cols = [mentions.c[c] for c in _MENTION_COLUMNS if c != "external_id"]
+    with store.read() as c:
+        rows = {
+            r.external_id: tuple(r[1:]) for r in c.execute(sa.select(mentions.c.external_id, *cols))
+        }
+    store.engine.dispose()
+    assert len(rows) == 12
+    for m in batch:
+        assert rows[m.external_id] == rows[m.external_id + "-generic"]
