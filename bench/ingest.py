@@ -291,14 +291,19 @@ def pg_database(server_url: str, name: str) -> str:
     return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def vader_rate(texts: list[str]) -> float:
+def vader_rate(texts: list[str], passes: int = 3) -> float:
+    """VADER's best rate over a few passes: the machine's noise only ever slows a pass,
+    so the best is the fairest floor (and makes the ratio, if anything, lower)."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     sia = SentimentIntensityAnalyzer()
-    t0 = time.perf_counter()
-    for t in texts:
-        sia.polarity_scores(t)
-    return len(texts) / (time.perf_counter() - t0)
+    best = float("inf")
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        for t in texts:
+            sia.polarity_scores(t)
+        best = min(best, time.perf_counter() - t0)
+    return len(texts) / best
 
 
 def server_pages(posts: list[dict[str, Any]], per: int = 1000) -> list[dict[str, Any]]:
@@ -432,7 +437,7 @@ def main() -> None:
     tmp = Path(args.db_dir or tempfile.mkdtemp(prefix="earful-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
 
-    progress("VADER alone on the same texts")
+    progress("VADER alone on the same texts (best of three passes)")
     vader = vader_rate(texts)
 
     progress("stage by stage, in this process")
@@ -471,7 +476,7 @@ def main() -> None:
     print(
         f"posts: {n:,} {args.texts} texts ({requests_one} HTTP requests, 2% repeated hits deduped)"
     )
-    print(f"VADER polarity_scores alone:        {vader:10,.0f} posts/s")
+    print(f"VADER polarity_scores alone (best): {vader:10,.0f} posts/s")
     print(f"earful ingest, 1 worker (SQLite):   {one_rate:10,.0f} posts/s  ({t1:.1f} s)")
     print(f"ratio to VADER (aim >= 0.8):        {one_rate / vader:10.2f}")
     print(f"earful ingest, 2 workers (SQLite):  {two_rate:10,.0f} posts/s  ({t2:.1f} s)")
