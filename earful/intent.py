@@ -205,6 +205,13 @@ def _profile(fired: list[tuple[Signal, str]]) -> _Numbers:
             targeted = True
         if kind == "help" or kind == "question":
             help_or_question = True
+    return _numbers(weight, vague, targeted, help_or_question)
+
+
+def _numbers(
+    weight: dict[str, float], vague: float, targeted: bool, help_or_question: bool
+) -> _Numbers:
+    """A profile's numbers from its summed weights (shared by both ways of summing)."""
     failure = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"] - vague
     return (
         failure,
@@ -265,18 +272,8 @@ def _profile_scan(found: int, extra: int, matched: dict[int, str]) -> _Profile:
             targeted = True
         if asks:
             help_or_question = True
-    failure = weight["wait"] + weight["problem"] + weight["nohelp"] + weight["sarcasm"] - vague
-    return (
-        failure,
-        weight["emotion"] + vague,
-        bool(failure or vague),
-        targeted,
-        weight["question"] + weight["help"] > 0,
-        bool(weight["sarcasm"]),
-        bool(weight["praise"]),
-        help_or_question,
-        _Reasons((found, extra, matched), fired),
-    )
+    numbers = _numbers(weight, vague, targeted, help_or_question)
+    return (*numbers, _Reasons((found, extra, matched), fired))
 
 
 def _decide(
