@@ -443,6 +443,13 @@ def signals(text: str) -> list[tuple[Signal, str]]:
             m = s.pattern.search(low)
             hit = m.group(0).strip() if m else ""
         out.append((s, hit))
+    out += _EXTRAS[extra]
+    return out
+
+
+def _extras(extra: int) -> list[tuple[Signal, str]]:
+    """The signals `extra`'s bits stand for: question form, "you", negations (0-2), shouting."""
+    out: list[tuple[Signal, str]] = []
     if extra & 1:
         out.append((QUESTION_FORM, ""))
     if extra & 2:
@@ -452,6 +459,8 @@ def signals(text: str) -> list[tuple[Signal, str]]:
         out.append((SHOUTING, ""))
     return out
 
+
+_EXTRAS = [_extras(extra) for extra in range(32)]
 
 # Guard position -> (its signal, "") as `_fired` lists it when no words are shown.
 _FIRED_AT = {g: (SIGNALS[i], "") for i, g in enumerate(_GUARD)}
@@ -465,11 +474,5 @@ def _fired(found: int, extra: int, matched: dict[int, str]) -> list[tuple[Signal
         found ^= bit
         g = bit.bit_length() - 1
         out.append((SIGNALS[_GUARD_OF[g]], matched[g]) if g in matched else _FIRED_AT[g])
-    if extra & 1:
-        out.append((QUESTION_FORM, ""))
-    if extra & 2:
-        out.append((TO_YOU, ""))
-    out += [(NEGATION, "")] * (extra >> 2 & 3)
-    if extra & 16:
-        out.append((SHOUTING, ""))
+    out += _EXTRAS[extra]
     return out
