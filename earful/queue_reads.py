@@ -162,21 +162,20 @@ def count_queue(
 
 def audit_for(store: Store, mention_id: int) -> list[dict[str, Any]]:
     """Audit rows for one item, oldest first."""
-    with store.read() as conn:
-        rows = conn.execute(
-            sa.select(audit_log)
-            .where(audit_log.c.mention_id == mention_id)
-            .order_by(audit_log.c.at, audit_log.c.id)
-        )
-        return [dict(r._mapping) for r in rows]
+    return _rows_for(store, audit_log, mention_id)
 
 
 def notes_for(store: Store, mention_id: int) -> list[dict[str, Any]]:
     """Internal notes for one item, oldest first."""
+    return _rows_for(store, queue_notes, mention_id)
+
+
+def _rows_for(store: Store, table: sa.Table, mention_id: int) -> list[dict[str, Any]]:
+    """One item's rows of an append-only table (`at`, `id`), oldest first."""
     with store.read() as conn:
         rows = conn.execute(
-            sa.select(queue_notes)
-            .where(queue_notes.c.mention_id == mention_id)
-            .order_by(queue_notes.c.at, queue_notes.c.id)
+            sa.select(table)
+            .where(table.c.mention_id == mention_id)
+            .order_by(table.c.at, table.c.id)
         )
         return [dict(r._mapping) for r in rows]
