@@ -1,7 +1,10 @@
 """Context around one mention for the reply queue: its thread and the author's earlier posts.
 
-Both reads are small and indexed (`ix_mentions_thread` on platform + thread_id,
-`ix_mentions_author` on platform + author) and bounded by `limit`.
+Both reads are bounded by `limit`. The thread is read through `ix_mentions_thread`
+(platform + thread_id). The author's posts can be read through the prefix of
+`ix_mentions_author_thread` (platform + author + thread_id), but on SQLite without
+statistics the planner walks `ix_mentions_platform_created_at` back from the post
+instead, which is slow for an author with few posts in a large database.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the UI's actions on one item stay in `earful.queue`, and the shared rules
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from earful.store import Store
 
 # -- enqueue (runs in the insert transaction) ----------------------------------
-# Authors per lookup query (bound parameters stay far below every dialect's limit).
-_LOOKUP_CHUNK = 1000
+# Conversation keys per generic lookup query (3 bound parameters each: far below
+# every dialect's limit).
+_LOOKUP_CHUNK = 500
 
 
 def enqueue_new(
@@ -113,45 +114,23 @@ def _conversation_items(
 ) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The newest queue item (not dismissed) of each `(platform, thread_id, author)` in keys.
 
-    Looked up by author (ix_mentions_author) and matched to threads here: one
-    thread can hold thousands of posts (a busy Hacker News story), one author's
-    posts are few. Rows come back from the driver as they are; only the
+    Looked up by the whole key (ix_mentions_author_thread), so the rows read are
+    the conversations' own items: neither an author's whole history (a regular,
+    a bot) nor a whole thread (a busy Hacker News story with thousands of posts)
+    is read. One statement on SQLite and PostgreSQL; one per `_LOOKUP_CHUNK`
+    keys elsewhere. Rows come back from the driver as they are; only the
     winning row of each conversation gets its column types applied (the same
     result processors SQLAlchemy would run).
     """
     if not keys:
         return {}
     dialect = conn.dialect
-    platforms = sorted({k[0] for k in keys})
-    authors = sorted({k[2] for k in keys})
+    lookup = _LOOKUPS.get(dialect.name, _generic_rows)
     newest: dict[tuple[str, str, str], Any] = {}
-    if dialect.name == "sqlite":  # the same query, its SQL written once, lists bound as JSON
-        lists = (json.dumps(platforms), json.dumps(authors))
-        for r in conn.exec_driver_sql(_SQLITE_CONVERSATIONS, lists):
-            key = (r[-3], r[-2], r[-1])
-            if key in keys:
-                newest[key] = r
-        authors = []  # done: skip the generic loop
-    for i in range(0, len(authors), _LOOKUP_CHUNK):  # a conversation's rows share a chunk
-        stmt = (
-            sa.select(*_ITEM_COLUMNS, mentions.c.platform, mentions.c.thread_id, mentions.c.author)
-            .join(mentions, mentions.c.id == queue_items.c.mention_id)
-            .where(
-                mentions.c.platform.in_(platforms),
-                mentions.c.author.in_(authors[i : i + _LOOKUP_CHUNK]),
-                queue_items.c.status != "dismissed",
-            )
-            .order_by(queue_items.c.created_at, queue_items.c.mention_id)
-        )
-        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        bound = compiled.params  # a property that builds the dict: read it once
-        params: Any = (
-            tuple(bound[k] for k in compiled.positiontup or ()) if compiled.positional else bound
-        )
-        for r in conn.exec_driver_sql(compiled.string, params):
-            key = (r[-3], r[-2], r[-1])
-            if key in keys:
-                newest[key] = r  # the newest item of the conversation wins
+    for r in lookup(conn, sorted(keys)):  # oldest first: the newest item of each wins
+        key = (r[-3], r[-2], r[-1])
+        if key in keys:  # always, unless a collation matched looser than Python does
+            newest[key] = r
     procs = _item_processors(dialect)
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     for key, r in newest.items():
@@ -162,16 +141,72 @@ def _conversation_items(
     return out
 
 
-_SQLITE_CONVERSATIONS = (
+# The ordering rule shared by every lookup: oldest item first, ties by mention id.
+_SELECT = (
     "SELECT "
     + ", ".join(f"queue_items.{c.key}" for c in _ITEM_COLUMNS)
     + ", mentions.platform, mentions.thread_id, mentions.author"
-    " FROM queue_items JOIN mentions ON mentions.id = queue_items.mention_id"
-    " WHERE mentions.platform IN (SELECT value FROM json_each(?))"
-    " AND mentions.author IN (SELECT value FROM json_each(?))"
-    " AND queue_items.status != 'dismissed'"
+)
+_ITEMS_NOT_DISMISSED = (
+    " JOIN queue_items ON queue_items.mention_id = mentions.id"
+    " WHERE queue_items.status != 'dismissed'"
     " ORDER BY queue_items.created_at, queue_items.mention_id"
 )
+
+# The keys bound as one JSON array of [platform, thread_id, author]; CROSS JOIN keeps
+# them the outer loop, so each key is one probe of ix_mentions_author_thread.
+_SQLITE_CONVERSATIONS = (
+    _SELECT + " FROM json_each(?) AS k CROSS JOIN mentions"
+    " ON mentions.platform = json_extract(k.value, '$[0]')"
+    " AND mentions.author = json_extract(k.value, '$[2]')"
+    " AND mentions.thread_id = json_extract(k.value, '$[1]')" + _ITEMS_NOT_DISMISSED
+)
+
+# One text array per key column, zipped by unnest (as the store's batch INSERT does).
+_PG_CONVERSATIONS = (
+    _SELECT + " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(platform, thread_id, author)"
+    " JOIN mentions ON mentions.platform = k.platform AND mentions.author = k.author"
+    " AND mentions.thread_id = k.thread_id" + _ITEMS_NOT_DISMISSED
+)
+
+
+def _sqlite_rows(conn: Connection, keys: list[tuple[str, str, str]]) -> Iterable[Any]:
+    return conn.exec_driver_sql(_SQLITE_CONVERSATIONS, (json.dumps(keys),))
+
+
+def _pg_rows(conn: Connection, keys: list[tuple[str, str, str]]) -> Iterable[Any]:
+    columns = tuple(list(col) for col in zip(*keys, strict=True))
+    return conn.exec_driver_sql(_PG_CONVERSATIONS, columns)
+
+
+def _generic_rows(conn: Connection, keys: list[tuple[str, str, str]]) -> Iterable[Any]:
+    """Any other dialect: a tuple IN per chunk of keys (a conversation's rows share a chunk)."""
+    dialect = conn.dialect
+    key_cols = (mentions.c.platform, mentions.c.thread_id, mentions.c.author)
+    rows: list[Any] = []
+    for i in range(0, len(keys), _LOOKUP_CHUNK):
+        stmt = (
+            sa.select(*_ITEM_COLUMNS, *key_cols)
+            .join(mentions, mentions.c.id == queue_items.c.mention_id)
+            .where(
+                sa.tuple_(*key_cols).in_(keys[i : i + _LOOKUP_CHUNK]),
+                queue_items.c.status != "dismissed",
+            )
+            .order_by(queue_items.c.created_at, queue_items.c.mention_id)
+        )
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        bound = compiled.params  # a property that builds the dict: read it once
+        params: Any = (
+            tuple(bound[k] for k in compiled.positiontup or ()) if compiled.positional else bound
+        )
+        rows.extend(conn.exec_driver_sql(compiled.string, params))
+    return rows
+
+
+_LOOKUPS: dict[str, Callable[[Connection, list[tuple[str, str, str]]], Iterable[Any]]] = {
+    "sqlite": _sqlite_rows,
+    "postgresql": _pg_rows,
+}
 
 _PROCESSORS: dict[str, list[tuple[str, Any]]] = {}
 

@@ -137,7 +137,9 @@ mentions = sa.Table(
     sa.UniqueConstraint("platform", "external_id", name="uq_mentions_platform_external_id"),
     sa.Index("ix_mentions_created_at", "created_at"),
     sa.Index("ix_mentions_matched_created_at", "matched", "created_at"),
-    sa.Index("ix_mentions_author", "platform", "author"),
+    # migration 9: was ix_mentions_author (platform, author); the queue's conversation
+    # lookup needs the whole key, author history reads its prefix
+    sa.Index("ix_mentions_author_thread", "platform", "author", "thread_id"),
     sa.Index("ix_mentions_thread", "platform", "thread_id"),
 )
 
@@ -445,6 +447,23 @@ def _fts_by_batch(conn: Connection) -> None:
         conn.exec_driver_sql("DROP TRIGGER IF EXISTS trg_mentions_fts_ai")
 
 
+def _author_thread_index(conn: Connection) -> None:
+    """The author index extended by thread_id: (platform, author, thread_id).
+
+    The queue finds a new post's conversation by that whole key. Through
+    (platform, author) alone it read every queue item of every author in the
+    batch, a cost growing with each author's history (ingest slowed from
+    ~2,900 to ~440 mentions/s over a million demo mentions). The prefix still
+    serves the author-history reads. A fresh database gets this index from the
+    table (migration 1); here older ones do, and lose the narrower index.
+    """
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_mentions_author_thread "
+        "ON mentions (platform, author, thread_id)"
+    )
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_mentions_author")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (
         1,
@@ -462,4 +481,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "entity-hourly and daily rollups kept by triggers", _coarse_rollups),
     (7, "complaints-by-time index and full-text search of mentions", _search_and_intent),
     (8, "full-text index fed per batch instead of per row", _fts_by_batch),
+    (9, "author index extended by thread (conversation lookup)", _author_thread_index),
 ]
