@@ -84,6 +84,8 @@ class Page:
     says the listener is done for this poll; `more`, on its last page, that it
     stopped at its own bound with more to fetch from the cursor it saved (the
     poller walks again at once with --once, and polls again soon otherwise).
+    `gone` lists the external ids of posts the listener saw deleted or removed
+    at the source: stored copies are purged (`earful.purge`) with this page.
     """
 
     mentions: list[Mention]
@@ -91,6 +93,7 @@ class Page:
     skipped: int = 0
     done: bool = False
     more: bool = False
+    gone: tuple[str, ...] = ()
 
 
 # A frozen dataclass's __init__ sets each of Mention's 23 fields through

@@ -22,7 +22,9 @@ step, page, newest seen) is saved too, so a crash resumes the walk (a walk
 saved with other terms starts its steps again over the same window).
 Numeric ids are instance-local: the key is `ap_id`, so the same post seen
 through several instances (several sources) is stored once. Deleted and
-removed items are dropped.
+removed items are never stored, and a page lists their `ap_id`s in
+`Page.gone` so a copy stored before the deletion is purged (when a later
+walk reads the item again with its `deleted`/`removed` flag).
 """
 
 from __future__ import annotations
@@ -163,6 +165,20 @@ def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
     return out, skipped
 
 
+def gone_ids(payload: Any) -> tuple[str, ...]:
+    """The `ap_id`s of deleted or removed posts and comments in a search response
+    (a copy stored before the deletion is purged with the page)."""
+    out = []
+    views, _ = _views(payload) if isinstance(payload, dict) else ({}, 0)
+    for key, field in (("posts", "post"), ("comments", "comment")):
+        for view in views.get(key, ()):
+            item = view.get(field) if isinstance(view, dict) else None
+            if isinstance(item, dict) and (item.get("deleted") or item.get("removed")):
+                if item.get("ap_id"):
+                    out.append(str(item["ap_id"]))
+    return tuple(out)
+
+
 def _not_after(newest: str | None, started: str | None) -> str | None:
     """The watermark to save: the newest `published` seen, never later than the walk's start.
 
@@ -275,6 +291,7 @@ class LemmyListener(Listener):
                 walk.update(step=walk["step"] + 1, page=1, page_cursor=None)
             if walk["step"] >= len(steps):
                 done = {"watermark": _not_after(walk["newest"], walk.get("started"))}
-                yield Page(mentions, done, skipped, done=True)
+                yield Page(mentions, done, skipped, done=True, gone=gone_ids(payload))
                 return
-            yield Page(mentions, {"watermark": watermark, "walk": walk}, skipped)
+            cursor_now = {"watermark": watermark, "walk": walk}
+            yield Page(mentions, cursor_now, skipped, gone=gone_ids(payload))

@@ -40,7 +40,10 @@ responses cannot tell them apart). A busy brand over the cap between polls loses
 poll more often or narrow the query (`subreddit`).
 Content that is `[deleted]`, `[removed]` or `[ Removed by Reddit ]` /
 `[ Removed by moderator ]` is never stored: Reddit's terms say it must be
-purged, so such items are skipped.
+purged, so such items are skipped, and a page lists their fullnames in
+`Page.gone` so a copy stored before the deletion is purged too (a post
+deleted after it was stored is seen when a later walk reads it again: the
+overlap below the watermark, or a gap being filled).
 """
 
 from __future__ import annotations
@@ -106,24 +109,44 @@ def is_gone(text: str | None) -> bool:
     return _GONE.fullmatch((text or "").strip()) is not None
 
 
+def thing_gone(thing: Mapping[str, Any]) -> bool:
+    """A listing child whose text was deleted or removed (it must be purged, not kept)."""
+    kind, d = thing["kind"], thing["data"]
+    if kind == "t3":
+        return bool(
+            is_gone(d.get("selftext")) or d.get("removed_by_category") or is_gone(d.get("title"))
+        )
+    return kind == "t1" and is_gone(d.get("body"))
+
+
+def gone_ids(payload: Any) -> tuple[str, ...]:
+    """The fullnames of a Listing's deleted or removed items (stored copies get purged)."""
+    out = []
+    for child in (payload.get("data") or {}).get("children") or []:
+        try:
+            if thing_gone(child):
+                out.append(str(child["data"]["name"]))
+        except (KeyError, TypeError, AttributeError):
+            continue  # malformed: counted by parse
+    return tuple(out)
+
+
 def parse_thing(thing: Mapping[str, Any], source: str | None = None) -> Mention | None:
     """A t3 (post) or t1 (comment) listing child -> Mention, or None when deleted/removed."""
     kind, d = thing["kind"], thing["data"]
+    if kind not in ("t3", "t1"):
+        raise ValueError(f"unexpected kind {kind!r}")
+    if thing_gone(thing):
+        return None
     if kind == "t3":
         body = d.get("selftext") or ""
-        if is_gone(body) or d.get("removed_by_category") or is_gone(d.get("title")):
-            return None
         text = f"{d['title']}\n\n{body}".strip()
         in_reply_to, thread = None, str(d["name"])
         engagement = int(d.get("score") or 0) + int(d.get("num_comments") or 0)
-    elif kind == "t1":
+    else:
         text = d.get("body") or ""
-        if is_gone(text):
-            return None
         in_reply_to, thread = d.get("parent_id"), d.get("link_id")
         engagement = int(d.get("score") or 0)
-    else:
-        raise ValueError(f"unexpected kind {kind!r}")
     return new_mention(
         platform=PLATFORM,
         external_id=str(d["name"]),
@@ -162,13 +185,29 @@ def _feed(content: bytes | str) -> Any:
     return feed
 
 
+def _rss_text(e: Any) -> tuple[str, str]:
+    html = e["content"][0]["value"] if e.get("content") else e.get("summary", "")
+    return str(e.get("title") or ""), _rss_body(html)
+
+
+def rss_gone_ids(entries: Any) -> tuple[str, ...]:
+    """The fullnames of a feed's deleted or removed entries (stored copies get purged)."""
+    out = []
+    for e in entries:
+        try:
+            fullname = str(e["id"])
+            if fullname.startswith(("t3_", "t1_")) and any(map(is_gone, _rss_text(e))):
+                out.append(fullname)
+        except (KeyError, TypeError, IndexError, AttributeError):
+            continue  # malformed: counted by parse
+    return tuple(out)
+
+
 def _rss_entry(e: Any, source: str | None) -> Mention | None:
     fullname = str(e["id"])
     if not fullname.startswith(("t3_", "t1_")):
         raise ValueError(f"not a fullname: {fullname!r}")
-    html = e["content"][0]["value"] if e.get("content") else e.get("summary", "")
-    body = _rss_body(html)
-    title = str(e.get("title") or "")
+    title, body = _rss_text(e)
     if is_gone(body) or is_gone(title):
         return None
     stamp = e.get("published_parsed") or e["updated_parsed"]
@@ -275,7 +314,7 @@ class RedditListener(Listener):
             else self._poll_rss(query, lower, anchor)
         )
         saved: dict[str, Any] | None = cursor
-        for mentions, skipped, stamps, state, after in pages:
+        for mentions, skipped, stamps, state, after, gone in pages:
             newest = max([*stamps, *([newest] if newest is not None else [])], default=None)
             if state == "more" and after:
                 # stored so far: the step from its top down to `after`; the rest is a gap
@@ -286,13 +325,14 @@ class RedditListener(Listener):
                 saved = {"since": max(map(float, keep))} if keep else {}
                 if state != "done":  # the listing ended above the bound: say how
                     saved["ended"] = "anchor_gone" if state == "more" else state
-            yield Page([m for m in mentions if m.created_at.timestamp() >= lower], saved, skipped)
+            kept = [m for m in mentions if m.created_at.timestamp() >= lower]
+            yield Page(kept, saved, skipped, gone=gone)
         # max_pages read with the gap still open: the poller walks again or comes back soon
         yield Page([], saved, done=True, more=bool(saved and is_open(saved)))
 
     def _poll_oauth(
         self, query: Query, token: str, now: datetime, lower: float, anchor: str | None
-    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None]]:
+    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None, tuple[str, ...]]]:
         sub = self.options.subreddit
         url = f"{self.options.oauth_url.rstrip('/')}/r/{quote(sub)}/search"
         params: dict[str, Any] = {
@@ -320,14 +360,14 @@ class RedditListener(Listener):
             size = len(data["data"]["children"])
             anchored = "after" in params
             state = walk_state(anchored, size, stamps, bool(after), lower, self.options.limit)
-            yield mentions, skipped, stamps, state, str(after) if after else None
+            yield mentions, skipped, stamps, state, str(after) if after else None, gone_ids(data)
             if state != "more":
                 return
             params = {**params, "after": after}
 
     def _poll_rss(
         self, query: Query, lower: float, anchor: str | None
-    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None]]:
+    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None, tuple[str, ...]]]:
         sub = self.options.subreddit
         path = "/search.rss" if sub == "all" else f"/r/{quote(sub)}/search.rss"
         params: dict[str, Any] = {
@@ -354,7 +394,7 @@ class RedditListener(Listener):
             state = walk_state("after" in params, size, stamps, full, lower, self.options.limit)
             last = feed.entries[-1].get("id") if feed.entries else None
             after = last if isinstance(last, str) and last else None
-            yield mentions, skipped, stamps, state, after
+            yield mentions, skipped, stamps, state, after, rss_gone_ids(feed.entries)
             if state != "more" or after is None:
                 return
             params = {**params, "after": after}
