@@ -139,9 +139,9 @@ def _scrub_alerts(conn: Connection, ids: set[int], oldest: datetime) -> None:
     for row in conn.execute(
         sa.select(a.id, a.details).where(a.window_end >= oldest, a.details.is_not(None))
     ):
-        details = row.details if isinstance(row.details, dict) else None
-        examples = (details or {}).get("examples")
-        if not isinstance(examples, list):
+        details = row.details
+        examples = details.get("examples") if isinstance(details, dict) else None
+        if not isinstance(details, dict) or not isinstance(examples, list):
             continue
         kept = [ex for ex in examples if not (isinstance(ex, dict) and ex.get("mention_id") in ids)]
         if len(kept) != len(examples):
