@@ -1,7 +1,10 @@
-"""Intent, needs-reply, priority and the reply queue.
+"""Triage's two entry points for the write path: `classify` and `enqueue`.
 
-Placeholder: `classify` and `enqueue` define the interface; the triage issue
-fills in the customer-service signals, the queue state machine and SLA clocks.
+`classify` (intent, needs-reply, priority; from earful.intent) runs in the
+pipeline's enrich step; `enqueue` runs in the store's insert transaction and
+hands the new mentions to the reply queue (earful.queue_enqueue). The store
+and the pipeline import this small module instead of the queue and intent
+machinery, which keeps the import graph free of cycles.
 """
 
 from __future__ import annotations
