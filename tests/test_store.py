@@ -62,6 +62,32 @@ def test_upgrade_is_idempotent_and_recorded(db_url):
     assert versions == [v for v, _, _ in MIGRATIONS]
 
 
+def _mention_indexes(store: Store) -> dict[str, tuple[str, ...]]:
+    with store.read() as c:
+        return {
+            ix["name"]: tuple(ix["column_names"]) for ix in sa.inspect(c).get_indexes("mentions")
+        }
+
+
+def test_migration_9_replaces_the_author_index_on_an_existing_database(db_url):
+    store = Store(db_url)
+    store.upgrade()
+    fresh = _mention_indexes(store)
+    assert fresh["ix_mentions_author_thread"] == ("platform", "author", "thread_id")
+    assert "ix_mentions_author" not in fresh
+    # A database at version 8, with rows: the author index as migration 1 made it then.
+    with store.write() as c:
+        c.exec_driver_sql("DROP INDEX ix_mentions_author_thread")
+        c.exec_driver_sql("CREATE INDEX ix_mentions_author ON mentions (platform, author)")
+        c.execute(schema_migrations.delete().where(schema_migrations.c.version == 9))
+    store.save_page("src", "q", [mk(i, thread_id=f"t{i % 3}") for i in range(20)], None, now=T0)
+    assert not store.is_current()
+    assert [n.split(":")[0] for n in store.upgrade()] == ["9"]
+    assert _mention_indexes(store) == fresh  # upgraded and fresh databases agree
+    assert store.upgrade() == []
+    assert store.count_mentions() == 20
+
+
 def test_insert_is_idempotent_and_rollup_counts_each_mention_once(any_store):
     batch = [mk(1), mk(2, label="positive", compound=0.6), mk(3, at=T0 + timedelta(hours=1))]
     r1 = any_store.save_page("mastodon", "Acme", batch, {"min_id": "3"})
