@@ -81,6 +81,10 @@ def build(url: str, config: Path, mentions: int, days: int) -> None:
     start = now - timedelta(days=days)
     rate = mentions / (days * 786.0)  # earful.demo makes ~786 posts a day at rate 1
     t0, total, day = time.monotonic(), 0, start
+    # (mentions stored, wall seconds, this process's CPU seconds) after each day: the rate
+    # as the table grows; CPU time is the fairer measure on a shared, busy machine
+    c0 = time.process_time()
+    marks = [(0, 0.0, 0.0)]
     while day < now:
         end = min(day + timedelta(days=1), now)
         raw = list(generate(settings, day, end, seed=11, rate=rate, spike_at=spike_time(now)))
@@ -88,11 +92,31 @@ def build(url: str, config: Path, mentions: int, days: int) -> None:
         for i in range(0, len(kept), 150):  # about an hour per transaction, like the poller
             total += store.save_page("bench", "seed", kept[i : i + 150], None, now=now).inserted
         day = end
+        marks.append((total, time.monotonic() - t0, time.process_time() - c0))
         done = (day - start) / (now - start)
-        rps = total / max(1e-6, time.monotonic() - t0)
+        rps = total / max(1e-6, marks[-1][1])
         log(f"\rgenerating: {done:6.1%}  {total:>9,} mentions  {rps:,.0f}/s")
     _simulate_replies(store, now)
     log(f"built {total:,} mentions in {time.monotonic() - t0:,.0f} s")
+    log(growth_rates(marks))
+
+
+def growth_rates(marks: list[tuple[int, float, float]], parts: int = 10) -> str:
+    """Generation rate (generate, enrich, store) in each tenth of the build, per wall
+    second and per CPU second of this process: flat if ingest does not slow down as
+    the database grows."""
+    total = marks[-1][0]
+    lines, prev, k = [], marks[0], 1
+    for m in marks[1:]:
+        if m[0] >= total * k / parts:
+            n = m[0] - prev[0]
+            lines.append(
+                f"{prev[0] / 1000:>6,.0f}k-{m[0] / 1000:,.0f}k  "
+                f"{n / max(1e-6, m[1] - prev[1]):>7,.0f}  {n / max(1e-6, m[2] - prev[2]):>7,.0f}"
+            )
+            prev, k = m, k + 1
+    head = "generation rate by tenth of the build, mentions/s: mentions so far, wall, CPU"
+    return "\n  ".join([head, *lines])
 
 
 def _simulate_replies(store, now: datetime) -> None:  # noqa: ANN001
