@@ -11,128 +11,52 @@
   mentions or 2 seconds): the cursor written is the newest of the group.
 - The first poll of a (source, query) has no cursor: the listener backfills
   `source.backfill` (default 7 days). Later polls start from the cursor.
-- One `source_health` row per source: last success, last error in plain words
-  and its kind, rate-limited-until, consecutive failures, items last poll and
-  today, skipped (malformed + off-topic), next poll, and the lease
-  (`lease_owner`, `lease_until`) that keeps two workers off one source. A
-  lease is taken with one atomic UPDATE (free, expired or already ours), so it
-  works the same on SQLite and PostgreSQL, and a dead worker's lease expires
-  (at once when the dead worker was a process on this same host).
+- One `source_health` row per source holds what each poll did
+  (`earful.poller_health`) and the lease that keeps two workers off one
+  source and expires when its worker dies (`earful.poller_lease`).
 - `--once` polls each source until it is caught up (bounded pages), retries
   transient faults with backoff within the run, prints one line per source
   and returns 0 even when sources failed.
 - SIGINT/SIGTERM set a stop flag: the current write finishes, then we exit.
+
+This module keeps the schedule, the walk, its group-commit transaction and
+the --once retries; a page's enrichment and the group buffer are in
+`earful.poller_pages`.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
+from earful import poller_health, poller_lease
 from earful.config import ConfigError, Settings, SourceConfig
-from earful.models import Mention, as_utc, utcnow
+from earful.models import as_utc, utcnow
 from earful.pipeline import Pipeline
-from earful.schema import source_health
+from earful.poller_health import PollResult, describe, status_rows
+from earful.poller_lease import LEASE_TTL, _LostLease, claim, renew, worker_id
+from earful.poller_pages import _Pending, enrich_page
 from earful.store import Store
 from listeners import REGISTRY
-from listeners.base import ERROR_WORDS, Context, Listener, Query, SourceError
+from listeners.base import Context, Listener, Query, SourceError
 
-LEASE_TTL = timedelta(minutes=5)
 MAX_PAGES_ONCE = 1000  # per (source, query) in one --once run
 MAX_PAGES_LIVE = 100  # per (source, query) in one scheduled poll; the rest next time
 ONCE_RETRIES = 3
 ONCE_MAX_RATE_WAIT = timedelta(minutes=2)  # --once waits out rate limits shorter than this
-FAILURE_BACKOFF_CAP = timedelta(hours=1)
 IDLE_WAIT_CAP = 30.0  # seconds between schedule checks at most
 CHORES_EVERY = timedelta(minutes=1)  # snoozed items, alert detection and delivery
-# Pages written in one transaction (see _Pending): whichever bound comes first.
+# Mentions written in one transaction at most (see _Pending, which also bounds text and time).
 GROUP_ROWS = 5000  # EARFUL_WRITE_GROUP overrides it (1: every page in its own transaction)
-GROUP_CHARS = 8_000_000  # text held in memory before a write
-GROUP_SECONDS = 2.0  # a slow walk still shows up on the dashboard every few seconds
 
 Clock = Callable[[], datetime]
-
-
-class _LostLease(Exception):
-    """Another worker holds this source now (our lease expired): stop writing."""
-
-
-@dataclass
-class PollResult:
-    source: str
-    new: int = 0
-    duplicates: int = 0
-    malformed: int = 0
-    dropped: int = 0
-    pages: int = 0
-    error: SourceError | None = None
-    busy: bool = False
-    attempts: int = 0
-    more: bool = False  # stopped at the page bound with more to fetch: poll again soon
-    queries: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        if self.busy:
-            return f"{self.source}: skipped, another worker is polling it"
-        counts = (
-            f"{self.new} new, {self.duplicates} already stored, "
-            f"{self.malformed + self.dropped} skipped "
-            f"({self.malformed} malformed, {self.dropped} off-topic), {self.pages} pages"
-        )
-        if self.error is None:
-            retried = f", after {self.attempts - 1} retries" if self.attempts > 1 else ""
-            return f"{self.source}: ok, {counts}{retried}"
-        return f"{self.source}: FAILED: {describe(self.error)}; {counts}"
-
-
-def describe(err: SourceError) -> str:
-    """An error in plain words, e.g. 'rate-limited by the platform until 12:05 UTC (...)'."""
-    words = ERROR_WORDS.get(err.kind, ERROR_WORDS["error"])
-    if err.retry_at is not None and err.kind in ("rate_limited", "blocked"):
-        words += f" until {as_utc(err.retry_at).strftime('%Y-%m-%d %H:%M:%S UTC')}"
-    return f"{words} ({err.message})" if err.message else words
-
-
-def worker_id() -> str:
-    """`host:pid:random`: unique per process, and lets a restart spot a crashed predecessor."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def _dead_local_worker(owner: str) -> bool:
-    """True when `owner` names a worker process on this host that no longer exists."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, owned by someone else
-        return False
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def write_group(environ: Mapping[str, str] | None = None) -> int:
@@ -149,48 +73,6 @@ def write_group(environ: Mapping[str, str] | None = None) -> int:
             f"EARFUL_WRITE_GROUP: {raw!r} is not a number of mentions per write (1 or more)"
         )
     return rows
-
-
-class _Pending:
-    """Enriched pages waiting to be written together with the newest of their cursors.
-
-    One transaction per page made SQLite's commit (every dirty index page
-    written to the WAL) the largest cost of a backfill; a group of pages
-    shares it. A crash loses only unwritten pages, whose cursor was not
-    written either, so the next run fetches them again.
-    """
-
-    __slots__ = ("rows", "mentions", "cursor", "pages", "chars", "since")
-
-    def __init__(self, rows: int) -> None:
-        self.rows = rows
-        self.mentions: list[Mention] = []
-        self.cursor: dict[str, Any] | None = None
-        self.pages = 0
-        self.chars = 0
-        self.since = 0.0
-
-    def add(self, kept: list[Mention], cursor: dict[str, Any] | None) -> None:
-        if not self.pages:
-            self.since = time.monotonic()
-        self.mentions += kept
-        self.chars += sum(len(m.text) for m in kept)
-        if cursor is not None:  # a page without a cursor leaves the cursor where it is
-            self.cursor = cursor
-        self.pages += 1
-
-    def full(self) -> bool:
-        return (
-            len(self.mentions) >= self.rows
-            or self.chars >= GROUP_CHARS
-            or time.monotonic() - self.since >= GROUP_SECONDS
-        )
-
-    def take(self) -> tuple[list[Mention], dict[str, Any] | None, int]:
-        """The group, leaving this empty (so a failed write is not retried by `finally`)."""
-        out = (self.mentions, self.cursor, self.pages)
-        self.mentions, self.cursor, self.pages, self.chars = [], None, 0, 0
-        return out
 
 
 class Poller:
@@ -260,152 +142,23 @@ class Poller:
             return [src]
         return [s for s in self.settings.sources if s.enabled]
 
-    # -- health and leases ----------------------------------------------------------
+    # -- health and leases (earful.poller_health, earful.poller_lease) -------------
     def ensure_health(self, sources: list[SourceConfig]) -> None:
-        if not sources:
-            return
-        ins = self.store.insert(source_health)
-        stmt = ins.on_conflict_do_update(  # a renamed platform under the same name follows config
-            index_elements=["source"], set_={"platform": ins.excluded.platform}
-        )
-        with self.store.write() as conn:
-            for s in sources:
-                conn.execute(stmt, {"source": s.key, "platform": s.platform})
+        poller_health.ensure_health(self.store, sources)
 
     def take_lease(self, key: str) -> bool:
         """Atomically claim `key` when its lease is free, expired or already ours."""
         now = self.clock()
-        with self.store.write() as conn:
-            conn.execute(
-                self.store.insert(source_health)
-                .values(source=key, platform=self.settings.source(key).platform)
-                .on_conflict_do_nothing(index_elements=["source"])
-            )
-            if self._claim(conn, key, now):
-                return True
-            holder = conn.scalar(
-                sa.select(source_health.c.lease_owner).where(source_health.c.source == key)
-            )
-            if holder and _dead_local_worker(holder):  # crashed on this host: no need to wait
-                res = conn.execute(
-                    source_health.update()
-                    .where(source_health.c.source == key, source_health.c.lease_owner == holder)
-                    .values(lease_owner=self.owner, lease_until=now + LEASE_TTL)
-                )
-                return res.rowcount == 1
-            return False
-
-    def _claim(self, conn: Connection, key: str, now: datetime) -> bool:
-        h = source_health.c
-        res = conn.execute(
-            source_health.update()
-            .where(
-                h.source == key,
-                sa.or_(
-                    h.lease_owner.is_(None),
-                    h.lease_until.is_(None),
-                    h.lease_until < now,
-                    h.lease_owner == self.owner,
-                ),
-            )
-            .values(lease_owner=self.owner, lease_until=now + LEASE_TTL)
-        )
-        return res.rowcount == 1
-
-    def _renew(self, conn: Connection, key: str, now: datetime) -> None:
-        h = source_health.c
-        res = conn.execute(
-            source_health.update()
-            .where(h.source == key, h.lease_owner == self.owner)
-            .values(lease_until=now + LEASE_TTL)
-        )
-        if res.rowcount != 1:
-            raise _LostLease(key)
+        platform = self.settings.source(key).platform
+        return poller_lease.take_lease(self.store, key, platform, self.owner, now)
 
     def release_lease(self, key: str) -> None:
-        h = source_health.c
-        with self.store.write() as conn:
-            conn.execute(
-                source_health.update()
-                .where(h.source == key, h.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+        poller_lease.release_lease(self.store, key, self.owner)
 
     def health(self, key: str) -> dict[str, Any] | None:
-        with self.store.read() as conn:
-            row = conn.execute(
-                sa.select(source_health).where(source_health.c.source == key)
-            ).first()
-        return dict(row._mapping) if row is not None else None
-
-    def _record(self, src: SourceConfig, res: PollResult, started: datetime) -> None:
-        now = self.clock()
-        today = now.date().isoformat()
-        h = source_health.c
-        with self.store.write() as conn:
-            row = conn.execute(sa.select(source_health).where(h.source == src.key)).first()
-            prev_today = row.items_today if row is not None and row.today == today else 0
-            failures = row.consecutive_failures if row is not None else 0
-            values: dict[str, Any] = {
-                "last_attempt": started,
-                "items_last_poll": res.new,
-                "items_today": prev_today + res.new,
-                "today": today,
-                "skipped_total": (row.skipped_total if row is not None else 0)
-                + res.malformed
-                + res.dropped,
-            }
-            if res.error is None:
-                values |= {
-                    "last_success": now,
-                    "consecutive_failures": 0,
-                    "rate_limited_until": None,
-                    "next_poll": now if res.more else now + src.every,
-                }
-            else:
-                err = res.error
-                failures += 1
-                backoff = min(
-                    src.every * (2 ** (failures - 1)), max(src.every, FAILURE_BACKOFF_CAP)
-                )
-                nxt = now + backoff
-                if err.retry_at is not None:
-                    nxt = max(nxt, as_utc(err.retry_at))
-                values |= {
-                    "last_error": describe(err),
-                    "error_kind": err.kind,
-                    "last_error_at": now,
-                    "consecutive_failures": failures,
-                    "rate_limited_until": as_utc(err.retry_at)
-                    if err.kind == "rate_limited" and err.retry_at is not None
-                    else None,
-                    "next_poll": nxt,
-                }
-            conn.execute(source_health.update().where(h.source == src.key).values(**values))
+        return poller_health.health(self.store, key)
 
     # -- polling --------------------------------------------------------------------
-    def _enrich(self, batch: list[Mention], source: str) -> tuple[list[Mention], int, int]:
-        """(kept, off-topic dropped, malformed) -- one bad post never aborts the batch.
-
-        Mentions without a source are tagged with this one in the enriched copy
-        (fetched_at defaults to the write time in the store)."""
-        try:
-            kept, dropped = self.pipeline.enrich_all(batch, source)
-            return kept, dropped, 0
-        except Exception:  # noqa: BLE001 - fall back to one at a time and count the culprits
-            kept, dropped, bad = [], 0, 0
-            for m in batch:
-                try:
-                    e = self.pipeline.enrich(m, source)
-                except Exception:  # noqa: BLE001
-                    bad += 1
-                    continue
-                if e is None:
-                    dropped += 1
-                else:
-                    kept.append(e)
-            return kept, dropped, bad
-
     def _save(self, src: SourceConfig, query: Query, pending: _Pending, res: PollResult) -> None:
         """Write the pending pages' mentions and their newest cursor in one transaction."""
         if not pending.pages:
@@ -413,7 +166,7 @@ class Poller:
         kept, cursor, pages = pending.take()
         now = self.clock()
         with self.store.write() as conn:
-            self._renew(conn, src.key, now)
+            renew(conn, src.key, self.owner, now)
             saved = self.store.save_page(src.key, query.key, kept, cursor, now=now, conn=conn)
         res.new += saved.inserted
         res.duplicates += saved.duplicates
@@ -466,7 +219,7 @@ class Poller:
         pending = _Pending(self.group_rows)
         try:
             for page in listener.poll(query, cursor):
-                kept, dropped, bad = self._enrich(list(page.mentions), src.key)
+                kept, dropped, bad = enrich_page(self.pipeline, list(page.mentions), src.key)
                 res.dropped += dropped
                 res.malformed += page.skipped + bad
                 pending.add(kept, page.cursor)
@@ -516,7 +269,7 @@ class Poller:
                 if not self._still_ours(src.key):
                     res.busy = True
                     return res
-            self._record(src, res, started)
+            poller_health.record(self.store, src, res, started, self.clock())
             return res
         finally:
             self.release_lease(src.key)
@@ -533,7 +286,7 @@ class Poller:
     def _still_ours(self, key: str) -> bool:
         now = self.clock()
         with self.store.write() as conn:
-            return self._claim(conn, key, now)
+            return claim(conn, key, self.owner, now)
 
     # -- modes ----------------------------------------------------------------------
     def run_once(self, only: str | None = None) -> int:
@@ -629,57 +382,6 @@ def listen(
             signal.signal(sig, handler)
         if own_client:
             http.close()
-
-
-# -- status ---------------------------------------------------------------------
-def _status(row: dict[str, Any] | None, now: datetime) -> str:
-    if row is None or row.get("last_attempt") is None:
-        return "never polled"
-    until = row.get("rate_limited_until")
-    if until is not None and as_utc(until) > now:
-        return "rate-limited"
-    if (row.get("consecutive_failures") or 0) > 0:
-        return "needs credentials" if row.get("error_kind") == "needs_credentials" else "failing"
-    return "ok"
-
-
-def status_rows(
-    settings: Settings, store: Store, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """One dict per configured source: its health in words the dashboard and CLI print."""
-    now = now or utcnow()
-    with store.read() as conn:
-        rows = {r.source: dict(r._mapping) for r in conn.execute(sa.select(source_health))}
-    out = []
-    today = now.date().isoformat()
-    for src in settings.sources:
-        row = rows.get(src.key)
-        cls = REGISTRY.get(src.platform)
-        failing = row is not None and (row.get("consecutive_failures") or 0) > 0
-        out.append(
-            {
-                "name": src.key,
-                "platform": src.platform,
-                "enabled": src.enabled,
-                "status": _status(row, now),
-                "last_success": row.get("last_success") if row else None,
-                "last_attempt": row.get("last_attempt") if row else None,
-                "last_error": row.get("last_error") if row else None,
-                "error_kind": row.get("error_kind") if row and failing else None,
-                "last_error_at": row.get("last_error_at") if row else None,
-                "consecutive_failures": row.get("consecutive_failures", 0) if row else 0,
-                "rate_limited_until": row.get("rate_limited_until") if row else None,
-                "items_last_poll": row.get("items_last_poll", 0) if row else 0,
-                "items_today": row.get("items_today", 0)
-                if row and row.get("today") == today
-                else 0,
-                "skipped_total": row.get("skipped_total", 0) if row else 0,
-                "next_poll": row.get("next_poll") if row else None,
-                "every": src.every,
-                "sees": cls.sees if cls is not None else "",
-            }
-        )
-    return out
 
 
 __all__ = ["listen", "status_rows", "Poller", "PollResult", "describe", "LEASE_TTL"]

@@ -9,19 +9,21 @@ Writes are idempotent: `(platform, external_id)` is unique and inserts skip
 duplicates; the rollup and the reply queue are updated from the rows that
 were really inserted, in the same transaction, and a listener's cursor moves
 in that same transaction too.
+
+This module keeps `Store`: transactions, migrations, the write sequence of
+a batch and the cursors. A mention's row and the per-dialect INSERTs are in
+`earful.store_rows`; the hourly rollup's upkeep and repair (`hour_of`,
+`rebuild_rollup`, re-exported here) in `earful.store_rollup`.
 """
 
 from __future__ import annotations
 
 import operator
 import os
-import sqlite3
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import chain
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +35,21 @@ from sqlalchemy.engine import Connection, Engine
 from earful.models import Mention, utcnow
 from earful.schema import (
     MIGRATIONS,
-    UTCDateTime,
     cursors,
-    json_text,
     mentions,
     queue_items,
-    rollup_hourly,
     schema_migrations,
     sqlite_utc_text,
+)
+from earful.store_rollup import add_to_rollup, hour_of, rebuild_rollup
+from earful.store_rows import (
+    _MENTION_COLUMNS,
+    _bind_processors,
+    _insert_new_pg,
+    _insert_new_sqlite,
+    _processed,
+    _sqlite_values,
+    _values,
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///data/earful.db"
@@ -82,14 +91,6 @@ def make_engine(url: str) -> Engine:
 
 def _insert(dialect: str, table: sa.Table) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def hour_of(dt: datetime) -> datetime:
-    """The UTC hour a time falls in (an aware time in another zone is converted first:
-    14:45+05:30 is in the 09:00 UTC hour, not at 08:30 UTC)."""
-    if dt.tzinfo is not None and dt.tzinfo is not UTC:
-        dt = dt.astimezone(UTC)
-    return dt.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +250,7 @@ class Store:
         # In the batch's order (RETURNING promises no order).
         new = [(ids[k], m) for k, m in unique.items() if k in ids]
         if new:
-            self._add_to_rollup(conn, [m for _, m in new])
+            add_to_rollup(conn, self, [m for _, m in new])
             self._enqueue(conn, new, now)
         return SaveResult(len(new), len(batch) - len(new), tuple(i for i, _ in new))
 
@@ -258,15 +259,16 @@ class Store:
     ) -> dict[tuple[str, str], int]:
         """INSERT the rows, skipping known (platform, external_id); the new rows' ids.
 
-        SQLite: multi-row VALUES ... RETURNING written here, rows as tuples with
-        SQLAlchemy's bind processors applied once per value (or already in their
-        stored form: `processed`, from `_sqlite_values`). Other dialects:
-        SQLAlchemy's insertmanyvalues, same SQL semantics.
+        SQLite: multi-row VALUES ... RETURNING (`earful.store_rows`), rows as tuples
+        with SQLAlchemy's bind processors applied once per value (or already in
+        their stored form: `processed`, from `_sqlite_values`). PostgreSQL: one
+        INSERT from unnest. Other dialects: SQLAlchemy's insertmanyvalues, same
+        SQL semantics.
         """
         if self._mention_procs is None:
             self._mention_procs = _bind_processors(mentions, _MENTION_COLUMNS, self.engine.dialect)
         if self.dialect == "postgresql":
-            return self._insert_new_pg(conn, _processed(values, self._mention_procs))
+            return _insert_new_pg(conn, _processed(values, self._mention_procs))
         if self.dialect != "sqlite":
             stmt = (
                 self.insert(mentions)
@@ -276,93 +278,7 @@ class Store:
             rows = [dict(zip(_MENTION_COLUMNS, v, strict=True)) for v in values]
             return {(r.platform, r.external_id): r.id for r in conn.execute(stmt, rows)}
         params = values if processed else _processed(values, self._mention_procs)
-        width = len(_MENTION_COLUMNS)
-        per = max(1, min(1000, _SQLITE_MAX_VARIABLES // width))
-        group = "(" + ", ".join("?" * width) + ")"
-        out: dict[tuple[str, str], int] = {}
-        for i in range(0, len(params), per):
-            chunk = params[i : i + per]
-            sql = (
-                f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) VALUES "
-                + ", ".join([group] * len(chunk))
-                + " ON CONFLICT (platform, external_id) DO NOTHING"
-                " RETURNING id, platform, external_id"
-            )
-            flat = tuple(chain.from_iterable(chunk))
-            for rid, platform, external_id in conn.exec_driver_sql(sql, flat):
-                out[(platform, external_id)] = rid
-        if out:
-            # The full-text index, in one statement (migration 8). Every id in the
-            # range is a row inserted just now: SQLite hands out ids above every
-            # existing one, and BEGIN IMMEDIATE keeps other writers out.
-            conn.exec_driver_sql(
-                "INSERT INTO mentions_fts (rowid, text)"
-                " SELECT id, text FROM mentions WHERE id BETWEEN ? AND ?",
-                (min(out.values()), max(out.values())),
-            )
-        return out
-
-    def _insert_new_pg(
-        self, conn: Connection, params: list[tuple[Any, ...]]
-    ) -> dict[tuple[str, str], int]:
-        """PostgreSQL: one INSERT ... SELECT FROM unnest(one array per column) per batch.
-
-        The same rows and conflict rule as the generic path, in one short statement:
-        a multi-row VALUES of thousands of rows cost more in the driver's parsing of
-        its placeholders than in the server.
-        """
-        if not params:
-            return {}
-        arrays = tuple(list(col) for col in zip(*params, strict=True))
-        rows = conn.exec_driver_sql(_PG_INSERT_MENTIONS, arrays)
-        return {(platform, external_id): rid for rid, platform, external_id in rows}
-
-    def _add_to_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
-        if self.dialect == "sqlite":
-            self._add_to_sqlite_rollup(conn, new)
-            return
-        agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
-        for m in new:
-            a = agg[(hour_of(m.created_at), m.matched or "", m.platform, m.label or "unscored")]
-            a[0] += 1
-            a[1] += m.compound or 0.0
-        ins = self.insert(rollup_hourly)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["hour", "matched", "platform", "label"],
-            set_={
-                "n": rollup_hourly.c.n + ins.excluded.n,
-                "compound_sum": rollup_hourly.c.compound_sum + ins.excluded.compound_sum,
-            },
-        )
-        conn.execute(
-            stmt,
-            [
-                {
-                    "hour": h,
-                    "matched": e,
-                    "platform": p,
-                    "label": lab,
-                    "n": int(v[0]),
-                    "compound_sum": v[1],
-                }
-                for (h, e, p, lab), v in sorted(agg.items())
-            ],
-        )
-
-    def _add_to_sqlite_rollup(self, conn: Connection, new: Sequence[Mention]) -> None:
-        """`_add_to_rollup` on SQLite: hours keyed by their stored text (a slice of the
-        timestamp's text, no datetime arithmetic), one driver executemany."""
-        agg: dict[tuple[str, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
-        for m in new:
-            text = sqlite_utc_text(m.created_at) or ""
-            a = agg[
-                (text[:13] + _SQLITE_HOUR_TAIL, m.matched or "", m.platform, m.label or "unscored")
-            ]
-            a[0] += 1
-            a[1] += m.compound or 0.0
-        conn.exec_driver_sql(
-            _SQLITE_ROLLUP, [(*k, int(v[0]), v[1]) for k, v in sorted(agg.items())]
-        )
+        return _insert_new_sqlite(conn, params)
 
     def _enqueue(self, conn: Connection, new: Sequence[tuple[int, Mention]], now: datetime) -> None:
         from earful import triage  # late: triage imports the store's tables
@@ -437,198 +353,6 @@ class Store:
                 )
                 or 0
             )
-
-
-# Bound parameters per statement: SQLite's default limit (999 before 3.32).
-_SQLITE_MAX_VARIABLES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
-
-_MENTION_COLUMNS: tuple[str, ...] = (
-    "platform",
-    "external_id",
-    "native_id",
-    "source",
-    "url",
-    "author",
-    "author_followers",
-    "text",
-    "raw",
-    "created_at",
-    "fetched_at",
-    "lang",
-    "in_reply_to",
-    "thread_id",
-    "engagement",
-    "matched",
-    "compound",
-    "label",
-    "intent",
-    "needs_reply",
-    "reason",
-    "priority",
-    "is_demo",
-)
-
-
-# An hour as UTCDateTime stores it on SQLite: "YYYY-MM-DD HH" + this.
-_SQLITE_HOUR_TAIL = ":00:00.000000"
-_SQLITE_ROLLUP = (
-    "INSERT INTO rollup_hourly (hour, matched, platform, label, n, compound_sum)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hour, matched, platform, label) DO UPDATE"
-    " SET n = rollup_hourly.n + excluded.n,"
-    " compound_sum = rollup_hourly.compound_sum + excluded.compound_sum"
-)
-
-
-def _pg_array_type(column: sa.Column[Any]) -> str:
-    t = column.type
-    if isinstance(t, UTCDateTime):
-        return "timestamp[]"
-    if isinstance(t, sa.Boolean):
-        return "boolean[]"
-    if isinstance(t, sa.Integer):
-        return "bigint[]"
-    if isinstance(t, sa.Float):
-        return "float8[]"
-    return "text[]"
-
-
-_PG_INSERT_MENTIONS = (
-    f"INSERT INTO mentions ({', '.join(_MENTION_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"%s::{_pg_array_type(mentions.c[c])}" for c in _MENTION_COLUMNS)
-    + ") ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, platform, external_id"
-)
-
-
-def _values(m: Mention, now: datetime) -> tuple[Any, ...]:
-    """A mention's row, in `_MENTION_COLUMNS` order."""
-    return (
-        m.platform,
-        m.external_id,
-        m.native_id,
-        m.source,
-        m.url,
-        m.author,
-        m.author_followers,
-        m.text,
-        m.raw,
-        m.created_at,
-        m.fetched_at or now,
-        m.lang,
-        m.in_reply_to,
-        m.thread_id,
-        m.engagement,
-        m.matched,
-        m.compound,
-        m.label,
-        m.intent,
-        m.needs_reply,
-        m.reason,
-        m.priority,
-        m.is_demo,
-    )
-
-
-def _sqlite_values(m: Mention, now_text: str | None) -> tuple[Any, ...]:
-    """`_values(m, now)` with SQLite's bind processors applied (tests compare the two):
-    UTC timestamps as text, `raw` as JSON text; sqlite3 stores booleans as 0/1 itself."""
-    return (
-        m.platform,
-        m.external_id,
-        m.native_id,
-        m.source,
-        m.url,
-        m.author,
-        m.author_followers,
-        m.text,
-        None if m.raw is None else json_text(m.raw),
-        sqlite_utc_text(m.created_at),
-        now_text if m.fetched_at is None else sqlite_utc_text(m.fetched_at),
-        m.lang,
-        m.in_reply_to,
-        m.thread_id,
-        m.engagement,
-        m.matched,
-        m.compound,
-        m.label,
-        m.intent,
-        m.needs_reply,
-        m.reason,
-        m.priority,
-        m.is_demo,
-    )
-
-
-def _bind_processors(
-    table: sa.Table, columns: Sequence[str], dialect: Any
-) -> list[tuple[int, Callable[[Any], Any]]]:
-    """(position, processor) for the columns whose type converts values on the way in."""
-    out: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
-        col_type = table.c[name].type
-        if dialect.name == "sqlite" and isinstance(col_type, UTCDateTime):
-            out.append((i, sqlite_utc_text))  # same text, a quarter of the cost
-            continue
-        proc = col_type.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None:
-            out.append((i, proc))
-    return out
-
-
-def _processed(
-    rows: Sequence[tuple[Any, ...]], procs: Sequence[tuple[int, Callable[[Any], Any]]]
-) -> list[tuple[Any, ...]]:
-    """Rows with the bind processors applied (column by column: one loop per processor)."""
-    if not procs or not rows:
-        return list(rows)
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    for i, proc in procs:
-        col = cols[i]
-        if isinstance(col[0], datetime):  # rows of a page share their write time: convert once
-            once = {v: proc(v) for v in dict.fromkeys(col)}
-            cols[i] = [once[v] for v in col]
-        else:
-            cols[i] = [proc(v) for v in col]
-    return list(zip(*cols, strict=True))
-
-
-def rebuild_rollup(store: Store, *, since: datetime | None = None) -> int:
-    """Recompute the rollup from mentions (repair tool; normal writes keep it current)."""
-    h = mentions.c.created_at
-    with store.write() as conn:
-        q = rollup_hourly.delete()
-        if since is not None:
-            q = q.where(rollup_hourly.c.hour >= hour_of(since))
-        conn.execute(q)
-        sel = sa.select(
-            mentions.c.created_at,
-            mentions.c.matched,
-            mentions.c.platform,
-            mentions.c.label,
-            mentions.c.compound,
-        )
-        if since is not None:
-            sel = sel.where(h >= hour_of(since))
-        agg: dict[tuple[datetime, str, str, str], list[float]] = defaultdict(lambda: [0, 0.0])
-        for r in conn.execute(sel):
-            a = agg[(hour_of(r.created_at), r.matched, r.platform, r.label)]
-            a[0] += 1
-            a[1] += r.compound or 0.0
-        if agg:
-            conn.execute(
-                rollup_hourly.insert(),
-                [
-                    {
-                        "hour": k[0],
-                        "matched": k[1],
-                        "platform": k[2],
-                        "label": k[3],
-                        "n": int(v[0]),
-                        "compound_sum": v[1],
-                    }
-                    for k, v in agg.items()
-                ],
-            )
-        return len(agg)
 
 
 __all__ = ["Store", "SaveResult", "database_url", "make_engine", "hour_of", "rebuild_rollup"]
