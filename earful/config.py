@@ -85,8 +85,10 @@ class SourceConfig(BaseModel):
     base_url: str | None = None
     query: str | None = None
     enabled: bool = True
+    # how often the posts waiting in the reply queue are asked about again (earful.recheck)
+    recheck_every: timedelta = timedelta(minutes=15)
 
-    @field_validator("every", "backfill", mode="before")
+    @field_validator("every", "backfill", "recheck_every", mode="before")
     @classmethod
     def _duration(cls, v: Any) -> timedelta:
         return v if isinstance(v, timedelta) else parse_duration(v)

@@ -8,13 +8,21 @@ newest cursor), so a crash between pages loses nothing and doubles nothing.
 
 Failures are raised as `SourceError` with a `kind` the health table and the
 dashboard understand.
+
+A post deleted after we stored it is rarely read again by a search walk, so
+a listener may also answer `gone(posts)`: which of these stored posts (the
+ones still waiting in the reply queue, see earful/recheck.py) are definitely
+gone at the source. `deletions` says in one sentence what the platform can
+tell; `rechecks()` whether this source can ask (Reddit needs OAuth, X a token).
+Only a definitive per-item answer counts: anything ambiguous raises, and the
+round purges nothing.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -74,6 +82,15 @@ class Query:
     override: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    """A stored mention as a recheck sees it: its keys, not its content."""
+
+    external_id: str
+    native_id: str | None = None
+    thread_id: str | None = None
+
+
 class NoOptions(BaseModel):
     """Listeners without platform-specific keys reject unknown ones."""
 
@@ -106,6 +123,11 @@ class Listener:
     default_base_url: ClassVar[str] = ""
     sees: ClassVar[str] = ""  # one honest sentence: what this source can and cannot see
     needs_network: ClassVar[bool] = True
+    # one honest sentence: can a recheck tell that a stored post was deleted at the source?
+    deletions: ClassVar[str] = (
+        "A stored post is never checked again: this source cannot look a post up by id."
+    )
+    recheck_limit: ClassVar[int] = 100  # posts asked about per recheck round at most
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -124,6 +146,56 @@ class Listener:
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         """Yield pages for `query`, newest information first or oldest first as the API allows."""
         raise NotImplementedError
+
+    def rechecks(self) -> bool:
+        """Can this source tell which stored posts are gone (`gone` does something)?"""
+        return type(self).gone is not Listener.gone
+
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """The external ids among `posts` that are definitely deleted or removed at the source.
+
+        Raises `SourceError` when any answer is ambiguous (transport error, 5xx,
+        429, an HTML page, an unexpected shape): the caller then purges nothing.
+        """
+        return ()
+
+    def probe(
+        self, url: str, *, params: Any = None, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """One GET for a recheck that hands back 4xx answers too (a 404 can mean "deleted").
+
+        No retries: a failed round purges nothing and the next one asks again.
+        Transport errors, 429 and 5xx raise `SourceError`; the caller reads the rest.
+        """
+        try:
+            resp = self.ctx.client.get(url, params=params, headers=dict(headers or {}))
+        except httpx.HTTPError as exc:
+            raise SourceError("unreachable", f"recheck: {type(exc).__name__}") from exc
+        if resp.status_code == 429:
+            raise SourceError("rate_limited", "recheck: 429 Too Many Requests", transient=True)
+        if resp.status_code >= 500:
+            raise SourceError("unreachable", f"recheck: HTTP {resp.status_code}", transient=True)
+        return resp
+
+
+def json_body(resp: httpx.Response) -> Any:
+    """A recheck answer's JSON, or `SourceError` when it is not JSON (an HTML error page...)."""
+    ctype = resp.headers.get("content-type", "").lower()
+    if "json" not in ctype:
+        raise SourceError(
+            "bad_payload", f"recheck: HTTP {resp.status_code} sent {ctype or 'no type'}"
+        )
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise SourceError("bad_payload", "recheck: JSON that does not parse") from exc
+
+
+def check_asked(asked: Iterable[str], answered: Iterable[str]) -> None:
+    """A batch answer that names an id we did not ask about is not trusted (wrong server?)."""
+    extra = set(answered) - set(asked)
+    if extra:
+        raise SourceError("bad_payload", f"recheck: answer about {len(extra)} ids not asked")
 
 
 _T = TypeVar("_T")

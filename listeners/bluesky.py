@@ -48,13 +48,20 @@ through them, up to `max_pages` x `limit` per walk: a walk that cannot lower
 its gap steps below that millisecond too. If the public host refuses an
 `until` page too, the step ends where the host let it see.
 external_id = at-URI; native_id = "uri|cid" (a reply needs both).
+
+Recheck (`gone`, earful/recheck.py): `app.bsky.feed.getPosts?uris=...` (25 per
+call, logged in or on the public host): a requested at-URI missing from a
+well-formed answer is gone (deleted, or its author or the post taken down,
+deactivated, or blocking our account: none of them can be answered). A failed
+call, or an answer about a URI we did not ask for, ends the round with
+nothing purged.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -63,12 +70,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from earful.models import Mention, Page, new_mention
 from listeners import _http
 from listeners._bluesky_walk import GapWalk, is_open, sort_at, term_cursor, term_states
-from listeners.base import Listener, Query, SourceError, parse_each
+from listeners.base import (
+    Listener,
+    Query,
+    SourceError,
+    StoredPost,
+    check_asked,
+    parse_each,
+)
 
 PLATFORM = "bluesky"
 PUBLIC_HOST = "https://public.api.bsky.app"
 INVALID_HANDLE = "handle.invalid"  # what the AppView shows for a handle that fails verification
 PROFILES_PER_CALL = 25
+POSTS_PER_CALL = 25  # getPosts' `uris` maxLength
 FOLLOWERS_TTL = timedelta(hours=6)
 
 
@@ -168,6 +183,7 @@ class BlueskyListener(GapWalk, Listener):
         "Bluesky search sees public posts the AppView has indexed; without an app password "
         "the public search endpoint is often refused and never follows a cursor."
     )
+    deletions = "A post deleted since it was stored is missing from getPosts."
     options: BlueskyOptions
 
     # -- session ------------------------------------------------------------------
@@ -296,6 +312,26 @@ class BlueskyListener(GapWalk, Listener):
         yield Page([], term_cursor(states), done=True, more=any(map(is_open, states.values())))
 
     # the walk itself: GapWalk (listeners/_bluesky_walk.py)
+
+    # -- recheck ------------------------------------------------------------------
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """The at-URIs getPosts no longer returns (every call must be well formed)."""
+        uris = list(
+            dict.fromkeys(p.external_id for p in posts if p.external_id.startswith("at://"))
+        )
+        out: list[str] = []
+        for i in range(0, len(uris), POSTS_PER_CALL):
+            batch = uris[i : i + POSTS_PER_CALL]
+            data = self._get("app.bsky.feed.getPosts", [("uris", u) for u in batch])
+            views = data.get("posts") if isinstance(data, dict) else None
+            if not isinstance(views, list) or not all(
+                isinstance(v, dict) and isinstance(v.get("uri"), str) for v in views
+            ):
+                raise SourceError("bad_payload", "recheck: getPosts sent no posts list")
+            seen = {v["uri"] for v in views}
+            check_asked(batch, seen)
+            out += [u for u in batch if u not in seen]
+        return tuple(out)
 
 
 __all__ = [

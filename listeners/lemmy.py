@@ -25,11 +25,20 @@ through several instances (several sources) is stored once. Deleted and
 removed items are never stored, and a page lists their `ap_id`s in
 `Page.gone` so a copy stored before the deletion is purged (when a later
 walk reads the item again with its `deleted`/`removed` flag).
+
+Recheck (`gone`, earful/recheck.py): `GET {base_url}/api/{v3|v4}/post?id=N` or
+`/comment?id=N` with the item's numeric id on the instance the mention was
+read from (ids are instance-local; a post is the mention whose thread is
+itself), one request per item. The item's `deleted`/`removed` flag, or
+Lemmy's JSON error `couldnt_find_post`/`couldnt_find_comment`/`not_found`/
+`deleted` (anonymous readers no longer see a deleted or removed item), means
+gone; an item with another `ap_id`, an HTML page or any other error ends the
+round with nothing purged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
@@ -38,9 +47,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners._http import get_json, iso, request, search_terms, text_matches
-from listeners.base import MALFORMED, Listener, Query, SourceError
+from listeners.base import MALFORMED, Listener, Query, SourceError, StoredPost, json_body
 
 TYPES = ("Posts", "Comments")
+# Lemmy's JSON `error` for an item an anonymous reader cannot see (deleted, removed, never was)
+GONE_ERRORS = ("couldnt_find_post", "couldnt_find_comment", "not_found", "deleted")
 
 
 class LemmyOptions(BaseModel):
@@ -200,6 +211,12 @@ class LemmyListener(Listener):
         "instance (add one source per instance for wider coverage); not deleted or removed items."
     )
 
+    deletions = (
+        "A post or comment deleted or removed since it was stored is flagged, "
+        "or no longer found, when looked up by id."
+    )
+    recheck_limit = 50  # one request per item
+
     def api_version(self) -> str:
         opts: LemmyOptions = self.options  # type: ignore[assignment]
         if opts.api != "auto":
@@ -222,6 +239,31 @@ class LemmyListener(Listener):
         except ValueError:
             major = 0
         return "v4" if major >= 1 else "v3"
+
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """Items this instance flags deleted/removed or no longer finds, by their local id."""
+        out = []
+        for p in posts:
+            if not (p.native_id and p.native_id.isdigit()):
+                continue
+            kind = "post" if p.thread_id == p.external_id else "comment"
+            url = f"{self.base_url}/api/{self.api_version()}/{kind}"
+            resp = self.probe(url, params={"id": p.native_id})
+            body = json_body(resp)
+            view = body.get(f"{kind}_view") if isinstance(body, dict) else None
+            item = view.get(kind) if isinstance(view, dict) else None
+            if resp.status_code == 200 and isinstance(item, dict):
+                if str(item.get("ap_id")) != p.external_id:  # another item: wrong instance?
+                    raise SourceError("bad_payload", f"recheck: {kind} {p.native_id} moved")
+                if item.get("deleted") or item.get("removed"):
+                    out.append(p.external_id)
+                continue
+            error = body.get("error") if isinstance(body, dict) else None
+            if resp.status_code in (400, 404) and error in GONE_ERRORS:
+                out.append(p.external_id)
+                continue
+            raise SourceError("bad_payload", f"recheck: HTTP {resp.status_code} from {url}")
+        return tuple(out)
 
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         opts: LemmyOptions = self.options  # type: ignore[assignment]

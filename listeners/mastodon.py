@@ -21,6 +21,15 @@ Polls walk forward with `min_id` following `Link rel="prev"`, one page per
 transaction, so there is no gap when more than 40 posts arrived. The first
 poll walks backwards (`max_id`) through the backfill window and saves the
 cursor only once the walk is complete. Search has its own cursor (below).
+Recheck (`gone`, earful/recheck.py): `GET /api/v1/statuses/{native_id}` on
+the instance the mention was read from (native ids are that instance's), one
+request per post, at most `recheck_limit` a round. 404 with Mastodon's own
+JSON error (`{"error": "Record not found"}`) means deleted, or hidden from this
+instance by moderation (a suspended account, a blocked domain): gone either
+way. 200 with the same `uri` means still there; anything else (5xx, 429, an
+HTML 404 from a proxy, a 200 about another status) ends the round with
+nothing purged.
+
 IDs are opaque strings, ordered by length then lexically; a status is deduplicated across instances
 by its federation `uri` (external_id), while native_id is this instance's id
 (the one a reply needs).
@@ -77,7 +86,7 @@ offset pages of a moving ranking can skip a post.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -96,7 +105,7 @@ from listeners._mastodon_search import (
     search_min_id,
     search_states,
 )
-from listeners.base import Listener, Query, SourceError, parse_each
+from listeners.base import Listener, Query, SourceError, StoredPost, json_body, parse_each
 
 PLATFORM = "mastodon"
 _TAG = re.compile(r"^\w+$")
@@ -195,6 +204,8 @@ class MastodonListener(SearchWalk, Listener):
         "Hashtag timelines see public posts with that hashtag federated to this instance; "
         "full-text search (with a token) sees only posts from accounts that opted in to search."
     )
+    deletions = "A status deleted since it was stored answers 404 on the instance it was read from."
+    recheck_limit = 40  # one request per post: 300 requests / 5 min per IP
     options: MastodonOptions
 
     # -- queries --------------------------------------------------------------
@@ -322,6 +333,27 @@ class MastodonListener(SearchWalk, Listener):
         return f"{host} {NEEDS_LOGIN} (#{tag}); set token_env to a user token"
 
     # -- full-text search: SearchWalk (listeners/_mastodon_search.py) ----------------
+
+    # -- recheck ----------------------------------------------------------------------
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """The posts whose status answers Mastodon's own 404 on this instance."""
+        out = []
+        for post in posts:
+            if not post.native_id:
+                continue
+            url = f"{self.base_url}/api/v1/statuses/{quote(post.native_id, safe='')}"
+            resp = self.probe(url, headers=self._headers())
+            body = json_body(resp)
+            if resp.status_code == 200 and isinstance(body, dict):
+                if str(body.get("uri")) != post.external_id:  # another status: wrong instance?
+                    raise SourceError("bad_payload", f"recheck: status {post.native_id} moved")
+                continue
+            error = body.get("error") if isinstance(body, dict) else None
+            if resp.status_code == 404 and str(error).lower() == "record not found":
+                out.append(post.external_id)
+                continue
+            raise SourceError("bad_payload", f"recheck: HTTP {resp.status_code} from {url}")
+        return tuple(out)
 
 
 def _entity_for(tag: str, entities: Mapping[str, list[str]], default: str) -> str:

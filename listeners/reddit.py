@@ -44,13 +44,18 @@ purged, so such items are skipped, and a page lists their fullnames in
 `Page.gone` so a copy stored before the deletion is purged too (a post
 deleted after it was stored is seen when a later walk reads it again: the
 overlap below the watermark, or a gap being filled).
+
+Recheck (`gone`, earful/recheck.py), with OAuth only: `GET {oauth_url}/api/info
+?id=t3_..,t1_..` (100 fullnames per call): an item shown deleted or removed
+(`thing_gone`), or missing from a well-formed Listing, is gone. Without OAuth
+there is no recheck: the RSS feed has no lookup by id.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -62,9 +67,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from earful.models import Mention, Page, new_mention
 from earful.text import unescape
 from listeners import _http
-from listeners.base import Listener, Query, SourceError, parse_each
+from listeners.base import (
+    Listener,
+    Query,
+    SourceError,
+    StoredPost,
+    check_asked,
+    parse_each,
+)
 
 PLATFORM = "reddit"
+_KINDS = ("t3_", "t1_")
 VERSION = "0.1.0"
 _BLANKS = re.compile(r"[ \t]*\n(?:[ \t]*\n)+[ \t]*")
 # What Reddit leaves in place of deleted or removed text: `[deleted]`, `[removed]`, and the
@@ -251,6 +264,10 @@ class RedditListener(Listener):
         "Reddit search sees posts (not comments) by title and text; without approved OAuth "
         "credentials only the anonymous RSS search feed, without scores or comment counts."
     )
+    deletions = (
+        "With OAuth, a post deleted or removed since it was stored shows so in /api/info; "
+        "through the RSS feed it is seen only if a later walk reads it again."
+    )
     options: RedditOptions
 
     def _headers(self) -> dict[str, str]:
@@ -291,6 +308,32 @@ class RedditListener(Listener):
             raise SourceError("bad_payload", "Reddit sent no access token") from exc
         self.ctx.state[key] = (token, now + timedelta(seconds=max(60.0, ttl - 60)))
         return token
+
+    def rechecks(self) -> bool:
+        return bool(self.ctx.secret("client_id_env") and self.ctx.secret("client_secret_env"))
+
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """Fullnames /api/info shows deleted or removed, or no longer lists (OAuth only)."""
+        token = self._token()
+        if not token:
+            return ()
+        names = list(dict.fromkeys(p.external_id for p in posts if p.external_id[:3] in _KINDS))
+        url = f"{self.options.oauth_url.rstrip('/')}/api/info"
+        headers = {**self._headers(), "Authorization": f"bearer {token}"}
+        out: list[str] = []
+        for i in range(0, len(names), 100):
+            batch = names[i : i + 100]
+            data = _http.get_json(
+                self.ctx, url, params={"id": ",".join(batch), "raw_json": 1}, headers=headers
+            )
+            try:
+                children = data["data"]["children"]
+                seen = {str(c["data"]["name"]): thing_gone(c) for c in children}
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise SourceError("bad_payload", "recheck: Reddit sent no listing") from exc
+            check_asked(batch, seen)
+            out += [n for n in batch if seen.get(n, True)]
+        return tuple(out)
 
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         now = self.ctx.clock()

@@ -23,11 +23,18 @@ that leaves a gap says `more`, so `--once` fills it in the same run and a
 scheduled poll comes back at once rather than after `every`.
 external_id = the first of `edit_history_tweet_ids` (stable across edits);
 native_id = `id`. Text is `note_tweet.text` for long posts, else `text`.
+
+Recheck (`gone`, earful/recheck.py): `GET {base_url}/2/tweets?ids=...` (100 per
+call, by native id): an id listed in `errors` as `resource-not-found` (deleted)
+or `not-authorized-for-resource` (protected since) is gone; an id returned in
+`data` is not. An id in neither, or any other error type, ends the round with
+nothing purged. Cost: each post still there is a post read ($0.005, not
+charged again within the same UTC day).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -35,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners import _http
-from listeners.base import Listener, Query, SourceError, parse_each
+from listeners.base import Listener, Query, SourceError, StoredPost, check_asked, parse_each
 
 PLATFORM = "x"
 TWEET_FIELDS = (
@@ -45,6 +52,8 @@ TWEET_FIELDS = (
 USER_FIELDS = "username,name,public_metrics,verified"
 SEARCH_WINDOW = timedelta(days=7)
 TWEPOCH_MS = 1288834974657
+# `errors[].type` suffixes that say this one post is gone for us: deleted, or protected since
+GONE_TYPES = ("/problems/resource-not-found", "/problems/not-authorized-for-resource")
 
 
 class XOptions(BaseModel):
@@ -117,6 +126,30 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
     )
 
 
+def tweet_lookup(payload: Any) -> tuple[set[str], set[str]]:
+    """A /2/tweets answer -> (ids returned, ids reported deleted or protected). Pure.
+
+    Any other error (rate limits, bad parameters, an unknown type) raises: it
+    says nothing definitive about one post.
+    """
+    if not isinstance(payload, dict):
+        raise SourceError("bad_payload", "recheck: X sent no JSON object")
+    data, errors = payload.get("data") or [], payload.get("errors") or []
+    if not isinstance(data, list) or not isinstance(errors, list):
+        raise SourceError("bad_payload", "recheck: X sent an unexpected shape")
+    try:
+        found = {str(t["id"]) for t in data}
+        missing = set()
+        for e in errors:
+            kind = str(e.get("type") or "")
+            if e.get("parameter") != "ids" or not kind.endswith(GONE_TYPES):
+                raise SourceError("bad_payload", f"recheck: X error {kind or e}")
+            missing.add(str(e.get("resource_id") or e["value"]))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SourceError("bad_payload", "recheck: X sent an unexpected shape") from exc
+    return found, missing
+
+
 def snowflake_time(tweet_id: str) -> datetime | None:
     """When an X id was minted (ids are Snowflakes: milliseconds since 2010-11-04 << 22)."""
     try:
@@ -141,7 +174,32 @@ class XListener(Listener):
     sees = (
         "X recent search sees public posts from the last 7 days (no retweets), paid per post read."
     )
+    deletions = "A post deleted or protected since it was stored is reported so by /2/tweets."
     options: XOptions
+
+    def rechecks(self) -> bool:
+        return bool(self.ctx.secret("token_env"))
+
+    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
+        """Posts /2/tweets reports not found or not authorized (by native id)."""
+        token = self.ctx.secret("token_env")
+        by_id = {p.native_id: p.external_id for p in posts if p.native_id and p.native_id.isdigit()}
+        ids = list(by_id)
+        out: list[str] = []
+        for i in range(0, len(ids), 100):
+            batch = ids[i : i + 100]
+            data = _http.get_json(
+                self.ctx,
+                f"{self.base_url}/2/tweets",
+                params={"ids": ",".join(batch)},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            found, missing = tweet_lookup(data)
+            check_asked(batch, found | missing)
+            if set(batch) - found - missing:  # neither returned nor reported: not definitive
+                raise SourceError("bad_payload", "recheck: X left some ids unanswered")
+            out += [by_id[t] for t in batch if t in missing and t not in found]
+        return tuple(out)
 
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         token = self.ctx.secret("token_env")

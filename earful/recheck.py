@@ -1,0 +1,146 @@
+"""Asking again about the posts waiting in the reply queue: a post deleted at its source goes.
+
+A search walk rarely reads a post again once it is stored, so a complaint
+its author deleted would otherwise stay in the queue (and be answered, or
+shown) for good. Every `recheck_every` (per source, default 15 minutes) the
+worker that holds the source's lease asks the listener (`Listener.gone`)
+about at most `LIMIT` of the source's mentions whose queue item still waits
+(any status but resolved or dismissed) and that were written in the last
+`WINDOW`; those reported gone are purged (`earful.purge`) in one write
+transaction, with the time of the round.
+
+This deletes data, so only definitive answers count: a listener raises on
+anything ambiguous and the round purges nothing. A circuit breaker also
+purges nothing when more than half of `BREAKER_MIN` or more posts come back
+gone at once (a misconfigured `base_url` answering 404 to everything must
+never empty the queue) and logs a warning.
+
+What each source can tell is its listener's `deletions` sentence and `gone`
+(Mastodon, Bluesky, Lemmy, X with a token, Reddit with OAuth). Hacker News
+and RSS/Atom feeds have no recheck: Algolia's HN index keeps what it indexed
+and gives no definitive "deleted" per item, and a feed entry cannot be looked
+up by id (an entry leaving a feed says nothing about the post). Reddit's RSS
+feed is the same, so without OAuth Reddit has no recheck either.
+
+Due times are persisted in `cursors` under the reserved query key
+`RECHECK_KEY` (`{"at": ISO, "after": mention id}`), so every worker sees them;
+`after` makes rounds walk through a queue larger than `LIMIT` in turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from earful.config import SourceConfig
+from earful.models import as_utc
+from earful.purge import purge_mentions
+from earful.schema import cursors, mentions, queue_items
+from earful.store import Store
+from listeners.base import Listener, SourceError, StoredPost
+
+log = logging.getLogger(__name__)
+
+RECHECK_KEY = "~recheck"  # a query key no listener uses ("~" is not in a query key)
+LIMIT = 100  # posts asked about per source per round at most
+WINDOW = timedelta(days=14)  # older waiting items are left alone
+BREAKER_MIN = 10
+CLOSED = ("resolved", "dismissed")  # queue statuses in which nobody waits any more
+WHY = "deleted or removed at the source (recheck)"
+
+
+def last_round(store: Store, source: str) -> dict[str, Any]:
+    """The persisted state of the source's last round: {"at": ISO, "after": id} or {}."""
+    with store.read() as conn:
+        cur = conn.scalar(
+            sa.select(cursors.c.cursor).where(
+                cursors.c.source == source, cursors.c.query_key == RECHECK_KEY
+            )
+        )
+    return cur if isinstance(cur, dict) else {}
+
+
+def is_due(state: dict[str, Any], every: timedelta, now: datetime) -> bool:
+    """Has `every` passed since the last round (or was there none)?"""
+    try:
+        at = as_utc(datetime.fromisoformat(str(state["at"])))
+    except (KeyError, ValueError):
+        return True
+    return now - at >= every or at > now + every  # a round dated in the future: clock moved
+
+
+def waiting_posts(
+    conn: Connection, src: SourceConfig, now: datetime, limit: int, after: int = 0
+) -> tuple[list[StoredPost], int]:
+    """Up to `limit` of the source's waiting posts, by mention id after `after`, wrapping
+    around to the start; and the last id taken (where the next round goes on)."""
+    m, q = mentions.c, queue_items.c
+    base = (
+        sa.select(m.id, m.external_id, m.native_id, m.thread_id)
+        .join(queue_items, q.mention_id == m.id)
+        .where(
+            m.source == src.key,
+            m.platform == src.platform,
+            q.status.not_in(CLOSED),
+            m.created_at >= now - WINDOW,
+        )
+        .order_by(m.id)
+    )
+    rows = list(conn.execute(base.where(m.id > after).limit(limit)))
+    if len(rows) < limit and after > 0:
+        rows += conn.execute(base.where(m.id <= after).limit(limit - len(rows)))
+    posts = [StoredPost(r.external_id, r.native_id, r.thread_id) for r in rows]
+    return posts, int(rows[-1].id) if rows else 0
+
+
+def recheck_source(
+    store: Store,
+    listener: Listener,
+    src: SourceConfig,
+    now: datetime,
+    *,
+    limit: int = LIMIT,
+    force: bool = False,
+) -> str | None:
+    """One round for `src` when due (or `force`): a one-line summary, or None when not run."""
+    if not listener.rechecks():
+        return None
+    state = last_round(store, src.key)
+    if not force and not is_due(state, src.recheck_every, now):
+        return None
+    try:
+        after = int(state.get("after") or 0)
+    except (TypeError, ValueError):
+        after = 0
+    with store.read() as conn:
+        posts, last = waiting_posts(conn, src, now, min(limit, listener.recheck_limit), after)
+    asked = {p.external_id for p in posts}
+    gone: set[str] = set()
+    problem = ""
+    if posts:
+        try:
+            gone = set(listener.gone(posts)) & asked
+        except SourceError as exc:
+            problem = exc.message
+        except Exception as exc:  # noqa: BLE001 - a listener bug must not kill the worker
+            problem = f"{type(exc).__name__}: {exc}"
+    if len(posts) >= BREAKER_MIN and len(gone) * 2 > len(posts):
+        problem = f"{len(gone)} of {len(posts)} reported gone at once; check base_url"
+        log.warning("recheck %s: purged nothing: %s", src.key, problem)
+        gone = set()
+    # the round's time is saved even when it failed: the next one waits `recheck_every`
+    # (after a failed round the same posts come first again)
+    new_state = {"at": now.isoformat(), "after": after if problem else last}
+    with store.write() as conn:
+        purged = purge_mentions(conn, src.platform, gone, now=now, why=WHY) if gone else 0
+        store.set_cursor(conn, src.key, RECHECK_KEY, new_state, now)
+    if problem:
+        return f"recheck: {len(posts)} waiting posts asked about, nothing purged ({problem})"
+    return f"recheck: {len(posts)} waiting posts asked about, {purged} deleted at the source purged"
+
+
+__all__ = ["LIMIT", "RECHECK_KEY", "WINDOW", "is_due", "last_round", "recheck_source"]
