@@ -9,6 +9,7 @@ colleague's change in between is reported instead of being overwritten.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -59,6 +60,24 @@ def sla_text(item: dict[str, Any]) -> tuple[str, bool]:
     if left is None:
         return "no target", False
     return (f"breached {span(left)} ago" if breached else f"{span(left)} left"), bool(breached)
+
+
+LABEL_ID = re.compile(r"#(\d+)")  # every "Open item" label starts with "#id"
+
+
+def item_id(choice: int | str | None) -> int | None:
+    """The item id behind an "Open item" choice: the id itself, or a label starting "#id".
+
+    A select box's choice travels as its option's label and is mapped back through
+    the previous run's labels. Ours change (the SLA countdown each minute; "#id" alone
+    once the item leaves the listed page), and a label that no longer matches comes back
+    as the raw string (streamlit/streamlit#11268): int() on it failed, so the pane after
+    a stale write, or any second action after such a change, was an exception.
+    """
+    if isinstance(choice, str):
+        found = LABEL_ID.fullmatch(choice.split(" ", 1)[0])
+        return int(found.group(1)) if found else None
+    return None if choice is None else int(choice)
 
 
 # -- actions (callbacks: they run before the rerun, with what the agent saw) --------------

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._common import current_user, demo_badge, empty_state, get_settings, get_store
-from app_pages._queue_detail import Desk, detail, esc, sla_text
+from app_pages._queue_detail import Desk, detail, esc, item_id, sla_text
 from earful import queue as q
 from earful.models import INTENTS, QUEUE_STATUSES, utcnow
 from earful.text import display_safe
@@ -57,6 +57,15 @@ def pick_row() -> None:
     shown = ss.get("q_ids") or []
     if rows and rows[0] < len(shown):
         ss["q_sel"] = shown[rows[0]]
+
+
+def open_id() -> int | None:
+    """The open item's id; a choice handed back as a label is stored back as its id
+    before the box is drawn, which also re-syncs the box to this run's label."""
+    sel = ss.get("q_sel")
+    if isinstance(sel, str):
+        ss["q_sel"] = item_id(sel)
+    return item_id(sel)
 
 
 def flash() -> None:
@@ -125,11 +134,12 @@ def queue_view() -> None:
             + (" · more on the next page" if more else "")
             + " · click a row to open it"
         )
-    if not ids and ss.get("q_sel") is None:
+    sel = open_id()
+    if not ids and sel is None:
         return
     label = {r["id"]: f"#{r['id']} · {r['platform']} · {r['intent']} · {r['SLA']}" for r in rows}
-    if ss.get("q_sel") not in (None, *ids):
-        ids.append(int(ss["q_sel"]))  # keep the open item even when it left this page
+    if sel is not None and sel not in ids:
+        ids.append(sel)  # keep the open item even when it left this page
     st.selectbox(
         "Open item", ids, key="q_sel", format_func=lambda i: label.get(i, f"#{i}"), index=None
     )

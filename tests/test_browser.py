@@ -299,9 +299,36 @@ def test_two_agents_on_one_item_nothing_is_overwritten(browser, server, seeded):
         warning.wait_for()
         item = q.get_item(seeded["store"], mid)
         assert (item["status"], item["assignee"]) == ("open", "Sam")
-        # Alex is told the current state, not the one the click was based on.
+        # Alex is told the current state, not the one the click was based on, and the
+        # detail pane shows it (the rerun streams the pane in after the warning: wait).
         assert "It is now open, assigned to Sam" in warning.inner_text()
+        alex.locator(
+            '[data-testid="stCaptionContainer"]', has_text="status open · assigned to Sam"
+        ).first.wait_for()
+        no_exception(alex)
     finally:
         for ctx, _pg in agents.values():
             ctx.close()
     assert not errors, errors
+
+
+def test_open_item_stays_open_and_current_when_its_label_changes(page, seeded):
+    """The "Open item" box sends its choice as the option's label, and the label changes
+    (SLA countdown each minute, "#id" alone once the item leaves the listed page): the
+    pane must still show the item and act on it. A filter that hides the open item
+    changes its label on demand; the next action used to fail with a ValueError."""
+    from earful import queue as q
+
+    item = next(it for it in q.list_queue(seeded["store"], limit=20) if not it.get("assignee"))
+    mid, platform = item["mention_id"], item["platform"]
+    choose(page, "Who are you?", "Priya", root=page.locator('[data-testid="stSidebar"]'))
+    goto_page(page, "Reply queue")
+    choose(page, "Open item", f"#{mid} ·")
+    choose(page, "Platform", "lemmy" if platform != "lemmy" else "reddit")  # hides it
+    page.get_by_role("button", name="Assign to me").click()
+    page.get_by_text("Assigned to you.").wait_for()
+    page.locator(
+        '[data-testid="stCaptionContainer"]', has_text="assigned to Priya"
+    ).first.wait_for()
+    no_exception(page)
+    assert q.get_item(seeded["store"], mid)["assignee"] == "Priya"

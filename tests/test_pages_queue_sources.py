@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from localserver import LocalServer
 from streamlit.testing.v1 import AppTest
 
+from app_pages._queue_detail import item_id
 from earful import queue as q
 from earful import replies
 from earful.models import Mention
@@ -351,6 +352,24 @@ def test_refresh_keeps_filters_selection_and_draft(env):
     assert at.selectbox(key="q_f_platform").value == "mastodon"
     assert at.selectbox(key="q_sel").value == ids[0]
     assert at.text_area(key=f"q_draft_{ids[0]}").value == "Half-written reply"
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (12, 12),
+        (None, None),
+        ("#12 · mastodon · complaint · 1h 59m left", 12),  # the countdown ticked since
+        ("#12", 12),  # the label once the item left the listed page
+        ("#12 · x · complaint · ⚠ breached 2h 03m ago", 12),
+        ("not a label of ours", None),
+        ("12", None),
+    ],
+)
+def test_open_item_read_from_a_label_handed_back(choice, expected):
+    """A select box choice travels as its label; one that no longer matches this run's
+    labels comes back from Streamlit as the raw string (the browser test drives that)."""
+    assert item_id(choice) == expected
 
 
 def test_no_actions_without_a_name(env):
