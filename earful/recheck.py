@@ -23,8 +23,11 @@ up by id (an entry leaving a feed says nothing about the post). Reddit's RSS
 feed is the same, so without OAuth Reddit has no recheck either.
 
 Due times are persisted in `cursors` under the reserved query key
-`RECHECK_KEY` (`{"at": ISO, "after": mention id}`), so every worker sees them;
-`after` makes rounds walk through a queue larger than `LIMIT` in turn.
+`RECHECK_KEY` (`{"at": ISO, "after": mention id, "base": URL, "base_since":
+ISO}`), so every worker sees them; `after` makes rounds walk through a queue
+larger than `LIMIT` in turn. Mastodon and Lemmy ids are the instance's own:
+after a source's `base_url` changes, only posts fetched since the change are
+asked about (the old instance's ids mean other posts, or none, on the new one).
 """
 
 from __future__ import annotations
@@ -74,11 +77,17 @@ def is_due(state: dict[str, Any], every: timedelta, now: datetime) -> bool:
 
 
 def waiting_posts(
-    conn: Connection, src: SourceConfig, now: datetime, limit: int, after: int = 0
+    conn: Connection,
+    src: SourceConfig,
+    now: datetime,
+    limit: int,
+    after: int = 0,
+    fetched_since: datetime | None = None,
 ) -> tuple[list[StoredPost], int]:
     """Up to `limit` of the source's waiting posts, by mention id after `after`, wrapping
     around to the start; and the last id taken (where the next round goes on)."""
     m, q = mentions.c, queue_items.c
+    since = m.fetched_at >= fetched_since if fetched_since is not None else sa.true()
     base = (
         sa.select(m.id, m.external_id, m.native_id, m.thread_id)
         .join(queue_items, q.mention_id == m.id)
@@ -87,6 +96,7 @@ def waiting_posts(
             m.platform == src.platform,
             q.status.not_in(CLOSED),
             m.created_at >= now - WINDOW,
+            since,
         )
         .order_by(m.id)
     )
@@ -95,6 +105,19 @@ def waiting_posts(
         rows += conn.execute(base.where(m.id <= after).limit(limit - len(rows)))
     posts = [StoredPost(r.external_id, r.native_id, r.thread_id) for r in rows]
     return posts, int(rows[-1].id) if rows else 0
+
+
+def _base_since(
+    state: dict[str, Any], base_url: str, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """Since when the source has read from `base_url` (None: as far as we know, always)."""
+    if "base" in state and state["base"] != base_url:
+        return now.isoformat(), now
+    try:
+        since = state.get("base_since")
+        return since, as_utc(datetime.fromisoformat(since)) if since else None
+    except (TypeError, ValueError):
+        return None, None
 
 
 def recheck_source(
@@ -116,8 +139,10 @@ def recheck_source(
         after = int(state.get("after") or 0)
     except (TypeError, ValueError):
         after = 0
+    base, since = _base_since(state, listener.base_url, now)
     with store.read() as conn:
-        posts, last = waiting_posts(conn, src, now, min(limit, listener.recheck_limit), after)
+        n = min(limit, listener.recheck_limit)
+        posts, last = waiting_posts(conn, src, now, n, after, since)
     asked = {p.external_id for p in posts}
     gone: set[str] = set()
     problem = ""
@@ -134,7 +159,8 @@ def recheck_source(
         gone = set()
     # the round's time is saved even when it failed: the next one waits `recheck_every`
     # (after a failed round the same posts come first again)
-    new_state = {"at": now.isoformat(), "after": after if problem else last}
+    new_state: dict[str, Any] = {"at": now.isoformat(), "after": after if problem else last}
+    new_state |= {"base": listener.base_url, "base_since": base}
     with store.write() as conn:
         purged = purge_mentions(conn, src.platform, gone, now=now, why=WHY) if gone else 0
         store.set_cursor(conn, src.key, RECHECK_KEY, new_state, now)

@@ -98,7 +98,8 @@ def mastodon_server(srv, live, gone):
 
 def mastodon_posts(n, prefix="1135"):
     return [
-        (f"https://far.example/users/u/statuses/{i}", f"{prefix}{i:04d}", None) for i in range(n)
+        (f"https://far.example/users/u/statuses/{prefix}{i}", f"{prefix}{i:04d}", None)
+        for i in range(n)
     ]
 
 
@@ -495,3 +496,25 @@ def test_lemmy_ambiguous_answers_purge_nothing(store, srv, answer):
     lemmy_server(srv, "v3", {("post", "1"): answer})
     assert "nothing purged" in recheck_source(store, listener, src, NOW, force=True)
     assert stored(store) == [post[0]]
+
+
+def test_after_base_url_changes_only_posts_read_from_the_new_instance_are_asked(store, srv):
+    from localserver import LocalServer
+
+    listener, src = make("mastodon", srv.url, hashtags=["acme"])
+    old = mastodon_posts(2)
+    seed(store, src, old)
+    mastodon_server(srv, {p[1]: p[0] for p in old}, set())
+    assert recheck_source(store, listener, src, NOW) is not None
+    with LocalServer() as other:
+        # the other instance knows none of the old ids: its 404s must not purge them
+        other.route("*", Reply(404, load("mastodon", "status_not_found.json")))
+        listener, src = make("mastodon", other.url, hashtags=["acme"])
+        later = NOW + timedelta(hours=1)
+        assert recheck_source(store, listener, src, later).startswith("recheck: 0 waiting")
+        new = mastodon_posts(1, prefix="7135")
+        seed(store, src, new, at=later + timedelta(minutes=5))
+        line = recheck_source(store, listener, src, later + timedelta(hours=1))
+        assert line.endswith("1 deleted at the source purged")
+        assert [r.path.rsplit("/", 1)[-1] for r in other.served()] == [new[0][1]]
+    assert stored(store) == sorted(p[0] for p in old)
