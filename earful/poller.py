@@ -43,6 +43,7 @@ from earful.pipeline import Pipeline
 from earful.poller_health import PollResult, describe, status_rows
 from earful.poller_lease import LEASE_TTL, _LostLease, claim, renew, worker_id
 from earful.poller_pages import _Pending, enrich_page
+from earful.recheck import recheck_due
 from earful.store import Store
 from listeners import REGISTRY
 from listeners.base import Context, Listener, Query, SourceError
@@ -270,6 +271,11 @@ class Poller:
                     res.busy = True
                     return res
             poller_health.record(self.store, src, res, started, self.clock())
+            if not once and res.error is None and not self.stop.is_set():
+                # posts deleted since we stored them leave the reply queue (under the lease)
+                line = recheck_due(self.store, self.listener(src), src, self.clock())
+                if line:
+                    self.out(f"{src.key}: {line}")
             return res
         finally:
             self.release_lease(src.key)

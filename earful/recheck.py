@@ -169,4 +169,21 @@ def recheck_source(
     return f"recheck: {len(posts)} waiting posts asked about, {purged} deleted at the source purged"
 
 
-__all__ = ["LIMIT", "RECHECK_KEY", "WINDOW", "is_due", "last_round", "recheck_source"]
+def recheck_due(store: Store, listener: Listener, src: SourceConfig, now: datetime) -> str | None:
+    """`recheck_source` for the worker: a round when due; never raises (a line says why)."""
+    try:
+        return recheck_source(store, listener, src, now)
+    except Exception as exc:  # noqa: BLE001 - a recheck must never stop the polling
+        log.warning("recheck %s failed: %s: %s", src.key, type(exc).__name__, exc)
+        return f"recheck failed: {type(exc).__name__}: {exc}"
+
+
+__all__ = [
+    "LIMIT",
+    "RECHECK_KEY",
+    "WINDOW",
+    "is_due",
+    "last_round",
+    "recheck_due",
+    "recheck_source",
+]

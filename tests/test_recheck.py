@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import stored
+from listener_util import listen_once, live_poll, stored
 from localserver import HTML_500, Reply
 
 from earful import queue
@@ -518,3 +518,24 @@ def test_after_base_url_changes_only_posts_read_from_the_new_instance_are_asked(
         assert line.endswith("1 deleted at the source purged")
         assert [r.path.rsplit("/", 1)[-1] for r in other.served()] == [new[0][1]]
     assert stored(store) == sorted(p[0] for p in old)
+
+
+# -- the worker ----------------------------------------------------------------------
+def test_the_worker_rechecks_after_a_scheduled_poll_not_in_once_runs(store, srv):
+    src = {"platform": "mastodon", "base_url": srv.url, "hashtags": ["acme"]}
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]})
+    srv.route("/api/v1/timelines/tag/acme", [])
+    srv.route("/api/v2/instance", load("mastodon", "instance_public.json"))
+    posts = mastodon_posts(2)
+    seed(store, settings.sources[0], posts)
+    mastodon_server(srv, {posts[0][1]: posts[0][0]}, {posts[1][1]})
+
+    listen_once(settings, store, now=NOW)
+    assert not [r for r in srv.served() if "/statuses/" in r.path]
+    assert len(stored(store)) == 2
+
+    res = live_poll(settings, store, NOW)
+    assert res.error is None
+    assert len([r for r in srv.served() if "/statuses/" in r.path]) == 2
+    assert stored(store) == [posts[0][0]]
+    assert last_round(store, settings.sources[0].key)["at"] == NOW.isoformat()
