@@ -3,9 +3,9 @@
 Part of `earful.poller`. `PollResult` is one poll's outcome and its summary
 line; `record` turns it into the source's health row: last success, last
 error in plain words (`describe`) and its kind, rate-limited-until,
-consecutive failures and the backoff they earn (doubling from `every`, capped
-at FAILURE_BACKOFF_CAP or `every`), items last poll and today, skipped
-(malformed + off-topic), next poll. `status_rows` reads those rows back for
+consecutive failures and the backoff they earn (doubling from `every`,
+capped at FAILURE_BACKOFF_CAP, or at `every` when longer), items last poll
+and today, skipped (malformed + off-topic), next poll. `status_rows` reads those rows back for
 the CLI and the dashboard.
 
 The cut is here because this is everything written to or read from a
