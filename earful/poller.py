@@ -43,6 +43,7 @@ from earful.pipeline import Pipeline
 from earful.poller_health import PollResult, describe, status_rows
 from earful.poller_lease import LEASE_TTL, _LostLease, claim, renew, worker_id
 from earful.poller_pages import _Pending, enrich_page
+from earful.purge import purge_mentions
 from earful.recheck import recheck_due
 from earful.store import Store
 from listeners import REGISTRY
@@ -164,11 +165,13 @@ class Poller:
         """Write the pending pages' mentions and their newest cursor in one transaction."""
         if not pending.pages:
             return
-        kept, cursor, pages = pending.take()
+        kept, cursor, pages, gone = pending.take()
         now = self.clock()
         with self.store.write() as conn:
             renew(conn, src.key, self.owner, now)
             saved = self.store.save_page(src.key, query.key, kept, cursor, now=now, conn=conn)
+            if gone:  # after the insert: a post stored and deleted within one group goes too
+                res.purged += purge_mentions(conn, src.platform, gone, now=now)
         res.new += saved.inserted
         res.duplicates += saved.duplicates
         res.pages += pages
@@ -223,7 +226,7 @@ class Poller:
                 kept, dropped, bad = enrich_page(self.pipeline, list(page.mentions), src.key)
                 res.dropped += dropped
                 res.malformed += page.skipped + bad
-                pending.add(kept, page.cursor)
+                pending.add(kept, page.cursor, page.gone)
                 pages += 1
                 more = page.more
                 last = page.done or self.stop.is_set() or pages >= max_pages

@@ -46,6 +46,7 @@ class PollResult:
     busy: bool = False
     attempts: int = 0
     more: bool = False  # stopped at the page bound with more to fetch: poll again soon
+    purged: int = 0  # stored posts seen deleted or removed at the source, and purged
     queries: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -56,6 +57,8 @@ class PollResult:
             f"{self.malformed + self.dropped} skipped "
             f"({self.malformed} malformed, {self.dropped} off-topic), {self.pages} pages"
         )
+        if self.purged:
+            counts += f", {self.purged} purged (deleted at the source)"
         if self.error is None:
             retried = f", after {self.attempts - 1} retries" if self.attempts > 1 else ""
             return f"{self.source}: ok, {counts}{retried}"

@@ -14,6 +14,7 @@ transaction that writes a group with its cursor and the lease renewal.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from earful.models import Mention
@@ -58,7 +59,7 @@ class _Pending:
     written either, so the next run fetches them again.
     """
 
-    __slots__ = ("rows", "mentions", "cursor", "pages", "chars", "since")
+    __slots__ = ("rows", "mentions", "cursor", "pages", "chars", "since", "gone")
 
     def __init__(self, rows: int) -> None:
         self.rows = rows
@@ -67,11 +68,15 @@ class _Pending:
         self.pages = 0
         self.chars = 0
         self.since = 0.0
+        self.gone: list[str] = []  # ids the listener saw deleted at the source: purged
 
-    def add(self, kept: list[Mention], cursor: dict[str, Any] | None) -> None:
+    def add(
+        self, kept: list[Mention], cursor: dict[str, Any] | None, gone: Sequence[str] = ()
+    ) -> None:
         if not self.pages:
             self.since = time.monotonic()
         self.mentions += kept
+        self.gone += gone
         self.chars += sum(len(m.text) for m in kept)
         if cursor is not None:  # a page without a cursor leaves the cursor where it is
             self.cursor = cursor
@@ -84,8 +89,8 @@ class _Pending:
             or time.monotonic() - self.since >= GROUP_SECONDS
         )
 
-    def take(self) -> tuple[list[Mention], dict[str, Any] | None, int]:
+    def take(self) -> tuple[list[Mention], dict[str, Any] | None, int, list[str]]:
         """The group, leaving this empty (so a failed write is not retried by `finally`)."""
-        out = (self.mentions, self.cursor, self.pages)
-        self.mentions, self.cursor, self.pages, self.chars = [], None, 0, 0
+        out = (self.mentions, self.cursor, self.pages, self.gone)
+        self.mentions, self.cursor, self.pages, self.chars, self.gone = [], None, 0, 0, []
         return out

@@ -392,3 +392,22 @@ def test_an_instance_upgraded_while_running_is_detected_again(srv, store):
     ids = {m.external_id for p in listener.poll(q, None) for m in p.mentions}
     assert "https://lemmy.example/post/2" in ids  # found through v4 without a restart
     client.close()
+
+
+def test_a_stored_item_flagged_deleted_later_is_purged(srv, store):
+    posts = [post_view(i, NOW - timedelta(minutes=2 * i), f"acme post {i}") for i in range(1, 6)]
+    comments = [comment_view(11, NOW - timedelta(minutes=3), "acme support is slow")]
+    fake = LemmyFake(posts=posts, comments=comments)
+    fake.install(srv)
+    run(srv, store)
+    assert len(stored(store)) == 6
+    # re-read in the overlap below the watermark, flagged: one post deleted, the comment
+    # removed (an instance shows flagged items to an admin or moderator account)
+    posts[1]["post"].update(deleted=True)
+    comments[0]["comment"].update(removed=True)
+    lines = run(srv, store, clock=NOW + timedelta(minutes=1))
+    assert "2 purged (deleted at the source)" in lines[0]
+    left = stored(store, as_set=True)
+    assert "https://lemmy.example/post/2" not in left
+    assert "https://other.example/comment/11" not in left
+    assert len(left) == 4

@@ -7,11 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
 from listener_util import listen_once, live_poll, stored
 from localserver import HTML_403, LocalServer, Reply
 
 from earful.config import settings_from_dict
+from earful.schema import queue_items, rollup_hourly
 from listeners import _http
 from listeners.base import Context, Query, SourceError
 from listeners.reddit import (
@@ -445,6 +447,36 @@ def test_listen_once_oauth_through_faults(sqlite_store):
         listen_once(settings, sqlite_store, now=NOW)
         expected = {t["data"]["name"] for t in fake.things} - {"t3_p905"}
         assert stored(sqlite_store) == sorted(expected)
+
+
+def test_a_stored_post_removed_later_is_purged_when_a_walk_reads_it_again(sqlite_store):
+    with LocalServer() as srv:
+        # complaints that need a reply: they enter the reply queue
+        text = "my acme order never arrived, can someone help?"
+        fake = FakeReddit([thing(n, minutes_ago=30 - n, selftext=text) for n in range(25)])
+        fake.install(srv)
+        src = {
+            "platform": "reddit",
+            "base_url": srv.url,
+            "oauth_url": srv.url,
+            "client_id_env": "RID",
+            "client_secret_env": "RSECRET",
+        }
+        settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+        listen_once(settings, sqlite_store, now=NOW)
+        assert len(stored(sqlite_store)) == 25
+        with sqlite_store.read() as c:
+            assert c.scalar(sa.select(sa.func.count()).select_from(queue_items)) == 25
+        # within the overlap below the watermark: one deleted, one removed by a moderator
+        fake.things[20]["data"]["selftext"] = "[deleted]"
+        fake.things[22]["data"]["selftext"] = "[ Removed by moderator ]"
+        lines = listen_once(settings, sqlite_store, now=NOW + timedelta(minutes=1))
+        assert "2 purged (deleted at the source)" in " ".join(lines)
+        left = stored(sqlite_store)
+        assert "t3_p20" not in left and "t3_p22" not in left and len(left) == 23
+        with sqlite_store.read() as c:
+            assert c.scalar(sa.select(sa.func.count()).select_from(queue_items)) == 23
+            assert c.scalar(sa.select(sa.func.sum(rollup_hourly.c.n))) == 23
 
 
 def test_a_revoked_token_is_replaced_on_the_next_poll():
