@@ -184,6 +184,7 @@ def status_rows(
                 "next_poll": row.get("next_poll") if row else None,
                 "every": src.every,
                 "sees": cls.sees if cls is not None else "",
+                "deletions": cls.deletions if cls is not None else "",
             }
         )
     return out
