@@ -332,3 +332,9 @@ def test_open_item_stays_open_and_current_when_its_label_changes(page, seeded):
     ).first.wait_for()
     no_exception(page)
     assert q.get_item(seeded["store"], mid)["assignee"] == "Priya"
+    choose(page, "Set status", "pending")  # and the box keeps working after that
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("Status set to pending.").wait_for()
+    page.locator('[data-testid="stCaptionContainer"]', has_text="status pending").first.wait_for()
+    no_exception(page)
+    assert q.get_item(seeded["store"], mid)["status"] == "pending"
