@@ -108,8 +108,17 @@ def act(desk: Desk, kind: str, mid: int, version: int, actor: str) -> None:
         ss["q_flash"] = ("success", msg)
     except q.StaleItem as exc:
         ss["q_flash"] = ("warning", stale_message(desk, exc.current))
+    except q.ItemNotFound:
+        ss["q_flash"] = ("warning", GONE)
     except ValueError as exc:  # refused transitions, bad snooze times
         ss["q_flash"] = ("error", f"Not saved: {exc}")
+
+
+# An item purged under the agent's eyes (earful.purge: its post was deleted at the source).
+GONE = (
+    "Not saved: this item is no longer in the queue. Its post was deleted or removed "
+    "at the source, so Earful purged it."
+)
 
 
 def stale_message(desk: Desk, cur: dict[str, Any]) -> str:
@@ -125,7 +134,11 @@ def add_note(desk: Desk, mid: int, actor: str) -> None:
     if not text:
         ss["q_flash"] = ("error", "The note is empty.")
         return
-    q.add_note(desk.store, mid, text, actor=actor)
+    try:
+        q.add_note(desk.store, mid, text, actor=actor)
+    except q.ItemNotFound:
+        ss["q_flash"] = ("warning", GONE)
+        return
     ss[f"q_note_{mid}"] = ""
     ss["q_flash"] = ("success", "Note added.")
 
@@ -192,7 +205,9 @@ def verify(desk: Desk, reply_id: int, sent: bool, actor: str) -> None:
 def detail(desk: Desk, mid: int, now: datetime) -> None:
     item = q.get_item(desk.store, mid, now=now, settings=desk.settings)
     if item is None:
-        st.info("This item is no longer in the queue.")
+        st.info(
+            "This item is no longer in the queue (its post may have been deleted at the source)."
+        )
         return
     version = int(item["version"])
     sla, breached = sla_text(item)

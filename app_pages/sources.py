@@ -121,7 +121,9 @@ def health() -> None:
         if key in seen or not key[1]:
             continue
         seen.add(key)
-        st.markdown(f"**{esc(key[0])}**: {esc(key[1])}")
+        gone = str(r.get("deletions") or "")
+        after = f" Deleted posts: {esc(gone)}" if gone else ""
+        st.markdown(f"**{esc(key[0])}**: {esc(key[1])}{after}")
     st.caption(
         f"Checked {when(now)} ({settings.dashboard.timezone}); refreshes every "
         f"{int(settings.dashboard.refresh.total_seconds())} s."

@@ -18,6 +18,7 @@ from app_pages._queue_detail import item_id
 from earful import queue as q
 from earful import replies
 from earful.models import Mention
+from earful.purge import purge_mentions
 from earful.schema import alerts as alerts_table
 from earful.schema import replies as replies_table
 from earful.schema import source_health
@@ -235,6 +236,22 @@ def test_stale_version_from_another_session_is_not_overwritten(env):
     # Alex now sees the current state and can act on it deliberately.
     alex.button(key=f"q_apply_{mid}").click().run()
     assert q.get_item(env.store, mid)["status"] == "dismissed"
+
+
+def test_an_item_purged_while_open_gives_a_warning_not_a_crash(env):
+    mid, other = env.add(mention(1), mention(2))
+    alex = open_item(env.page(QUEUE_PAGE, user="Alex"), mid)
+    sam = open_item(env.page(QUEUE_PAGE, user="Sam"), mid)
+    with env.store.write() as c:  # the post was deleted at the source meanwhile
+        purge_mentions(c, "mastodon", ["t:1"], now=datetime.now(UTC))
+    alex.text_area(key=f"q_note_{mid}").input("Called them back")
+    alex.button(key=f"q_addnote_{mid}").click().run()
+    sam.button(key=f"q_me_{mid}").click().run()
+    for at in (alex, sam):
+        assert not at.exception
+        assert "deleted or removed at the source" in " ".join(texts(at, "warning"))
+        assert "no longer in the queue" in " ".join(texts(at, "info"))
+    assert q.get_item(env.store, other)["status"] == "open"
 
 
 def test_snooze_until_a_time(env):
@@ -479,6 +496,17 @@ def test_sources_never_polled(env):
     at = env.page(SOURCES_PAGE)
     assert not at.exception
     assert "never polled" in at.dataframe[0].value["status"].iloc[0]
+
+
+def test_sources_say_what_each_platform_can_tell_about_deleted_posts(env):
+    env.configure(
+        CONFIG + SOURCES + '[[sources]]\nplatform = "mastodon"\nbase_url = "http://127.0.0.1:9"\n'
+    )
+    at = env.page(SOURCES_PAGE)
+    assert not at.exception
+    lines = {t.split("**")[1]: t for t in texts(at, "markdown") if t.startswith("**")}
+    assert "Deleted posts: A status deleted since it was stored answers 404" in lines["mastodon"]
+    assert "Deleted posts: A stored post is never checked again" in lines["demo"]
 
 
 # -- conversation context (earful.conversation), on SQLite and PostgreSQL ------------------
