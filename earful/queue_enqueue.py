@@ -141,12 +141,13 @@ def _conversation_items(
     return out
 
 
-# The ordering rule shared by every lookup: oldest item first, ties by mention id.
+# What every lookup returns, in the same order: the item's columns, then its key.
 _SELECT = (
     "SELECT "
     + ", ".join(f"queue_items.{c.key}" for c in _ITEM_COLUMNS)
     + ", mentions.platform, mentions.thread_id, mentions.author"
 )
+# The rule every lookup shares: items not dismissed, oldest first, ties by mention id.
 _ITEMS_NOT_DISMISSED = (
     " JOIN queue_items ON queue_items.mention_id = mentions.id"
     " WHERE queue_items.status != 'dismissed'"
