@@ -1,10 +1,12 @@
 """Context around one mention for the reply queue: its thread and the author's earlier posts.
 
 Both reads are bounded by `limit`. The thread is read through `ix_mentions_thread`
-(platform + thread_id). The author's posts can be read through the prefix of
-`ix_mentions_author_thread` (platform + author + thread_id), but on SQLite without
-statistics the planner walks `ix_mentions_platform_created_at` back from the post
-instead, which is slow for an author with few posts in a large database.
+(platform + thread_id). The author's posts are read through the prefix of
+`ix_mentions_author_thread` (platform + author + thread_id) and sorted. On SQLite
+the time column is written `+created_at` there: without statistics SQLite's
+planner otherwise walks `ix_mentions_platform_created_at` back from the post,
+filtering by author, which took 23 s for an author with 5 posts among a million
+mentions (0.1 ms through the author index; 60-140 ms for an author with 31,000).
 """
 
 from __future__ import annotations
@@ -62,15 +64,18 @@ def author_history(store: Store, mention_id: int, *, limit: int = 20) -> list[di
         m = _mention(conn, mention_id)
         if m is None or not m.author:
             return []
+        when: Any = mentions.c.created_at
+        if conn.dialect.name == "sqlite":  # unary plus: no index on it (see the docstring)
+            when = sa.literal_column("+mentions.created_at", type_=mentions.c.created_at.type)
         rows = conn.execute(
             sa.select(*_COLS)
             .where(
                 mentions.c.platform == m.platform,
                 mentions.c.author == m.author,
-                mentions.c.created_at <= m.created_at,
+                when <= m.created_at,
                 mentions.c.id != mention_id,
             )
-            .order_by(mentions.c.created_at.desc(), mentions.c.id.desc())
+            .order_by(when.desc(), mentions.c.id.desc())
             .limit(limit)
         )
         return [dict(r._mapping) for r in rows]

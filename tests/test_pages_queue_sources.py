@@ -536,3 +536,35 @@ def test_thread_and_author_history_queries(any_store):
     assert [r["id"] for r in author_history(any_store, ids[0])] == [ids[2]]
     assert [r["id"] for r in author_history(any_store, ids[4])] == [ids[0], ids[2]]
     assert author_history(any_store, 999_999) == []
+
+
+def test_sqlite_reads_author_history_through_the_author_index(sqlite_store):
+    # Without statistics SQLite's planner walked the platform/time index back from the
+    # post instead, filtering by author: seconds for a rare author in a large database.
+    from sqlalchemy import event
+
+    from earful.conversation import author_history
+
+    now = datetime.now(UTC)
+    batch = [
+        mention(i, author=f"a{i % 50}", created_at=now - timedelta(minutes=i)) for i in range(300)
+    ]
+    ids = list(sqlite_store.save_page("test", "q", batch, None).inserted_ids)
+    seen: list[tuple[str, object]] = []
+
+    def grab(_conn, _cur, statement, params, _ctx, _many):
+        seen.append((statement, params))
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", grab)
+    try:
+        history = author_history(sqlite_store, ids[0])
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", grab)
+    assert [r["author"] for r in history] == ["a0"] * 5
+    assert [r["id"] for r in history] == ids[50:300:50]  # newest first
+    statement, params = next(s for s in seen if "ORDER BY" in s[0])
+    with sqlite_store.read() as c:
+        plan = " ".join(
+            str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+        )
+    assert "ix_mentions_author_thread (platform=? AND author=?)" in plan, plan
