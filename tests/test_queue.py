@@ -8,7 +8,7 @@ import pytest
 
 from earful import queue
 from earful.config import settings_from_dict
-from earful.models import Mention
+from earful.models import QUEUE_STATUSES, Mention
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONFIG = {
@@ -282,3 +282,76 @@ def test_one_batch_reopens_and_raises_priority_like_one_post_at_a_time(store):
     assert [queue.get_item(store, m) for m in (new[0], new[1], new[2], new[3], new[5])] == [
         None
     ] * 5
+
+
+def test_list_queue_merges_statuses_in_one_order_with_offsets(store):
+    # 40 items over every status, priorities with ties, snoozes expired and not
+    import random
+
+    rng = random.Random(3)
+    ids = save(
+        store,
+        *[
+            mention(
+                f"m{i}",
+                thread=f"t{i}",
+                priority=float(rng.choice((20, 45, 45, 70, 90))),
+                at=T0 - timedelta(minutes=rng.randint(0, 5) * 7),
+            )
+            for i in range(40)
+        ],
+    )
+    now = T0 + timedelta(hours=2)
+    for k, mid in enumerate(ids):
+        status = ("open", "pending", "resolved", "snoozed", "snoozed", "dismissed")[k % 6]
+        if status == "open":
+            continue
+        until = T0 + timedelta(hours=1 if k % 12 == 3 else 5) if status == "snoozed" else None
+        queue.set_status(
+            store, mid, status, actor="sam", expected_version=1, snoozed_until=until, now=T0
+        )
+    every = queue.list_queue(store, statuses=QUEUE_STATUSES, limit=1000, now=now)
+    assert len(every) == 40
+
+    def key(it):
+        return (-it["priority"], it["waiting_since"], it["mention_id"])
+
+    for wanted in (["open"], ["snoozed"], ["open", "snoozed"], ["pending", "resolved"], []):
+        want = sorted((it for it in every if it["status"] in wanted), key=key)
+        for offset, limit in ((0, 50), (0, 3), (2, 4), (7, 5)):
+            got = queue.list_queue(store, statuses=wanted, limit=limit, offset=offset, now=now)
+            assert [g["mention_id"] for g in got] == [
+                w["mention_id"] for w in want[offset : offset + limit]
+            ], (wanted, offset, limit)
+    # an expired snooze counts as open, a running one does not
+    opened = {it["mention_id"] for it in queue.list_queue(store, limit=100, now=now)}
+    assert any(it["stored_status"] == "snoozed" for it in every if it["mention_id"] in opened)
+
+
+def test_queue_page_is_read_off_the_order_index(sqlite_store):
+    # No sort of every open item: the first page comes straight off ix_queue_order.
+    from sqlalchemy import event
+
+    queue.attach_settings(sqlite_store, settings_from_dict(CONFIG))
+    save(
+        sqlite_store, *[mention(f"m{i}", thread=f"t{i}", priority=float(i % 7)) for i in range(60)]
+    )
+    seen = []
+
+    def grab(_c, _cur, statement, params, _ctx, _many):
+        seen.append((statement, params))
+
+    event.listen(sqlite_store.engine, "before_cursor_execute", grab)
+    try:
+        got = queue.list_queue(sqlite_store, limit=10, now=T0)
+    finally:
+        event.remove(sqlite_store.engine, "before_cursor_execute", grab)
+    assert [g["priority"] for g in got] == [6.0] * 8 + [5.0] * 2
+    selects = [(st, p) for st, p in seen if st.lstrip().startswith("SELECT")]
+    assert len(selects) == 2  # open, and snoozed ones whose time has passed
+    with sqlite_store.read() as c:
+        for statement, params in selects:
+            plan = " | ".join(
+                str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+            )
+            assert "ix_queue_order (status=?)" in plan and "TEMP B-TREE" not in plan, plan

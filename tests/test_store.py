@@ -369,3 +369,40 @@ def test_postgres_unnest_insert_stores_what_sqlalchemys_insert_stores(pg_url):
     assert len(rows) == 12
     for m in batch:
         assert rows[m.external_id] == rows[m.external_id + "-generic"]
+
+
+def test_migration_10_replaces_the_queue_index_on_an_existing_database(db_url):
+    def queue_indexes() -> dict[str, tuple]:
+        with store.read() as c:
+            return {
+                ix["name"]: tuple(ix["column_names"])
+                for ix in sa.inspect(c).get_indexes("queue_items")
+            }
+
+    def order_ddl() -> str:  # the inspector does not report a column's sort order on SQLite
+        sql = (
+            "SELECT sql FROM sqlite_master WHERE name = 'ix_queue_order'"
+            if store.dialect == "sqlite"
+            else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_queue_order'"
+        )
+        with store.read() as c:
+            return " ".join(str(c.exec_driver_sql(sql).scalar()).split())
+
+    store = Store(db_url)
+    store.upgrade()
+    fresh = queue_indexes()
+    assert fresh["ix_queue_order"] == ("status", "priority", "waiting_since", "mention_id")
+    assert "priority DESC" in order_ddl()
+    assert "ix_queue_status_priority" not in fresh
+    with store.write() as c:  # a database at version 9, as migration 2 made its index then
+        c.exec_driver_sql("DROP INDEX ix_queue_order")
+        c.exec_driver_sql("CREATE INDEX ix_queue_status_priority ON queue_items (status, priority)")
+        c.execute(schema_migrations.delete().where(schema_migrations.c.version == 10))
+    store.save_page(
+        "src", "q", [mk(i, needs_reply=True, thread_id=f"t{i}") for i in range(5)], None
+    )
+    assert [n.split(":")[0] for n in store.upgrade()] == ["10"]
+    assert queue_indexes() == fresh
+    assert "priority DESC" in order_ddl()
+    with store.read() as c:
+        assert c.scalar(sa.select(sa.func.count()).select_from(queue_items)) == 5
