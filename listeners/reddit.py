@@ -53,43 +53,21 @@ there is no recheck: the RSS feed has no lookup by id.
 
 from __future__ import annotations
 
-import calendar
-import re
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
-from urllib.parse import quote
 
-import feedparser
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from earful.text import unescape
 from listeners import _http
-from listeners.base import (
-    Listener,
-    Query,
-    SourceError,
-    StoredPost,
-    check_asked,
-    parse_each,
-)
+from listeners._reddit_common import PLATFORM, thing_gone
+from listeners._reddit_oauth import OAuthApp
+from listeners._reddit_rss import FeedSearch, parse_rss
+from listeners._reddit_walk import is_open, time_window, valid_cursor
+from listeners.base import Listener, Query, SourceError, parse_each
 
-PLATFORM = "reddit"
-_KINDS = ("t3_", "t1_")
 VERSION = "0.1.0"
-_BLANKS = re.compile(r"[ \t]*\n(?:[ \t]*\n)+[ \t]*")
-# What Reddit leaves in place of deleted or removed text: `[deleted]`, `[removed]`, and the
-# newer `[ Removed by Reddit ]` / `[ Removed by moderator ]` (inner spaces, any case).
-_GONE = re.compile(r"\[\s*(?:deleted|removed(?:\s+by\s+[a-z ]+?)?)\s*\]", re.IGNORECASE)
-_WINDOWS = (
-    ("hour", 3600),
-    ("day", 86400),
-    ("week", 604800),
-    ("month", 2678400),
-    ("year", 31622400),
-)
 
 
 class RedditOptions(BaseModel):
@@ -116,32 +94,6 @@ def build_query(query: Query) -> str:
     if query.override:
         return query.override
     return " OR ".join(f'"{t}"' if exact else t for t, exact in _http.search_terms(query.terms))
-
-
-def is_gone(text: str | None) -> bool:
-    return _GONE.fullmatch((text or "").strip()) is not None
-
-
-def thing_gone(thing: Mapping[str, Any]) -> bool:
-    """A listing child whose text was deleted or removed (it must be purged, not kept)."""
-    kind, d = thing["kind"], thing["data"]
-    if kind == "t3":
-        return bool(
-            is_gone(d.get("selftext")) or d.get("removed_by_category") or is_gone(d.get("title"))
-        )
-    return kind == "t1" and is_gone(d.get("body"))
-
-
-def gone_ids(payload: Any) -> tuple[str, ...]:
-    """The fullnames of a Listing's deleted or removed items (stored copies get purged)."""
-    out = []
-    for child in (payload.get("data") or {}).get("children") or []:
-        try:
-            if thing_gone(child):
-                out.append(str(child["data"]["name"]))
-        except (KeyError, TypeError, AttributeError):
-            continue  # malformed: counted by parse
-    return tuple(out)
 
 
 def parse_thing(thing: Mapping[str, Any], source: str | None = None) -> Mention | None:
@@ -186,77 +138,7 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
     return parse_each(children, lambda child: parse_thing(child, source))
 
 
-def parse_rss(content: bytes | str, source: str | None = None) -> tuple[list[Mention], int]:
-    """The Atom search feed -> (mentions, malformed entries skipped)."""
-    return parse_each(_feed(content).entries, lambda e: _rss_entry(e, source))
-
-
-def _feed(content: bytes | str) -> Any:
-    feed = feedparser.parse(content)
-    if feed.bozo and not feed.entries:
-        raise SourceError("bad_payload", "Reddit sent a feed that does not parse", transient=True)
-    return feed
-
-
-def _rss_text(e: Any) -> tuple[str, str]:
-    html = e["content"][0]["value"] if e.get("content") else e.get("summary", "")
-    return str(e.get("title") or ""), _rss_body(html)
-
-
-def rss_gone_ids(entries: Any) -> tuple[str, ...]:
-    """The fullnames of a feed's deleted or removed entries (stored copies get purged)."""
-    out = []
-    for e in entries:
-        try:
-            fullname = str(e["id"])
-            if fullname.startswith(("t3_", "t1_")) and any(map(is_gone, _rss_text(e))):
-                out.append(fullname)
-        except (KeyError, TypeError, IndexError, AttributeError):
-            continue  # malformed: counted by parse
-    return tuple(out)
-
-
-def _rss_entry(e: Any, source: str | None) -> Mention | None:
-    fullname = str(e["id"])
-    if not fullname.startswith(("t3_", "t1_")):
-        raise ValueError(f"not a fullname: {fullname!r}")
-    title, body = _rss_text(e)
-    if is_gone(body) or is_gone(title):
-        return None
-    stamp = e.get("published_parsed") or e["updated_parsed"]
-    return new_mention(
-        platform=PLATFORM,
-        external_id=fullname,
-        url=str(e["link"]),
-        author=str(e.get("author") or "[deleted]").strip().removeprefix("/u/"),
-        text=f"{title}\n\n{body}".strip(),
-        created_at=_http.epoch(calendar.timegm(stamp)),
-        thread_id=fullname if fullname.startswith("t3_") else None,
-        native_id=fullname,
-        raw={"id": fullname, "title": title, "link": str(e["link"])},
-        source=source,
-    )
-
-
-def _rss_body(html: str) -> str:
-    """The post's own text: the `<div class="md">` block, without "submitted by" boilerplate."""
-    start = html.find('<div class="md">')
-    if start < 0:
-        return ""
-    end = html.find("<!-- SC_ON -->", start)
-    text = _http.html_to_text(html[start : end if end > 0 else None])
-    return _BLANKS.sub("\n\n", text).strip()
-
-
-def time_window(seconds: float) -> str:
-    """The smallest Reddit `t=` window that covers `seconds` back from now."""
-    for name, size in _WINDOWS:
-        if seconds <= size:
-            return name
-    return "all"
-
-
-class RedditListener(Listener):
+class RedditListener(OAuthApp, FeedSearch, Listener):
     platform = PLATFORM
     Options: ClassVar[type[BaseModel]] = RedditOptions
     default_base_url = "https://www.reddit.com"
@@ -273,68 +155,12 @@ class RedditListener(Listener):
     def _headers(self) -> dict[str, str]:
         return {"User-Agent": user_agent(self.options.username)}
 
-    def _token_key(self) -> str:
-        return f"reddit:token:{self.base_url}:{self.ctx.secret('client_id_env')}"
+    # OAuthApp parses through this method: listeners/_reddit_oauth.py cannot import parse()
+    def _parse(self, data: Any) -> tuple[list[Mention], int]:
+        return parse(data, self.ctx.source.key)
 
-    def _token(self) -> str | None:
-        cid, secret = self.ctx.secret("client_id_env"), self.ctx.secret("client_secret_env")
-        if not (cid and secret):
-            return None
-        key = self._token_key()
-        now = self.ctx.clock()
-        cached = self.ctx.state.get(key)
-        if cached and now < cached[1]:
-            return str(cached[0])
-        try:
-            resp = _http.request(
-                self.ctx,
-                "POST",
-                f"{self.base_url}/api/v1/access_token",
-                data={"grant_type": "client_credentials"},
-                auth=httpx.BasicAuth(cid, secret),
-                headers=self._headers(),
-                attempts=2,
-            )
-            data = resp.json()
-            token, ttl = str(data["access_token"]), float(data.get("expires_in") or 3600)
-        except SourceError as exc:
-            if exc.kind == "needs_credentials":
-                raise SourceError(
-                    "needs_credentials",
-                    "Reddit refused the app credentials (client_id_env, client_secret_env)",
-                ) from exc
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SourceError("bad_payload", "Reddit sent no access token") from exc
-        self.ctx.state[key] = (token, now + timedelta(seconds=max(60.0, ttl - 60)))
-        return token
-
-    def rechecks(self) -> bool:
-        return bool(self.ctx.secret("client_id_env") and self.ctx.secret("client_secret_env"))
-
-    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
-        """Fullnames /api/info shows deleted or removed, or no longer lists (OAuth only)."""
-        token = self._token()
-        if not token:
-            return ()
-        names = list(dict.fromkeys(p.external_id for p in posts if p.external_id[:3] in _KINDS))
-        url = f"{self.options.oauth_url.rstrip('/')}/api/info"
-        headers = {**self._headers(), "Authorization": f"bearer {token}"}
-        out: list[str] = []
-        for i in range(0, len(names), 100):
-            batch = names[i : i + 100]
-            data = _http.get_json(
-                self.ctx, url, params={"id": ",".join(batch), "raw_json": 1}, headers=headers
-            )
-            try:
-                children = data["data"]["children"]
-                seen = {str(c["data"]["name"]): thing_gone(c) for c in children}
-            except (KeyError, TypeError, AttributeError) as exc:
-                raise SourceError("bad_payload", "recheck: Reddit sent no listing") from exc
-            check_asked(batch, seen)
-            out += [n for n in batch if seen.get(n, True)]
-        return tuple(out)
-
+    # the pages come from OAuthApp._poll_oauth (listeners/_reddit_oauth.py, which also holds
+    # the token and the recheck `gone`) or FeedSearch._poll_rss (listeners/_reddit_rss.py)
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         now = self.ctx.clock()
         cur = valid_cursor(cursor)
@@ -350,11 +176,11 @@ class RedditListener(Listener):
                 else (now - self.ctx.source.backfill).timestamp()
             )
             anchor = None
-        token = self._token()
+        token, q = self._token(), build_query(query)
         pages = (
-            self._poll_oauth(query, token, now, lower, anchor)
+            self._poll_oauth(q, token, now, lower, anchor)
             if token
-            else self._poll_rss(query, lower, anchor)
+            else self._poll_rss(q, lower, anchor)
         )
         saved: dict[str, Any] | None = cursor
         for mentions, skipped, stamps, state, after, gone in pages:
@@ -373,130 +199,6 @@ class RedditListener(Listener):
         # max_pages read with the gap still open: the poller walks again or comes back soon
         yield Page([], saved, done=True, more=bool(saved and is_open(saved)))
 
-    def _poll_oauth(
-        self, query: Query, token: str, now: datetime, lower: float, anchor: str | None
-    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None, tuple[str, ...]]]:
-        sub = self.options.subreddit
-        url = f"{self.options.oauth_url.rstrip('/')}/r/{quote(sub)}/search"
-        params: dict[str, Any] = {
-            "q": build_query(query),
-            "sort": "new",
-            "t": time_window(now.timestamp() - lower),
-            "limit": self.options.limit,
-            "raw_json": 1,
-            "restrict_sr": int(sub != "all"),
-            "type": "link",
-        }
-        if anchor:
-            params["after"] = anchor
-        headers = {**self._headers(), "Authorization": f"bearer {token}"}
-        for _page in range(self.options.max_pages):
-            try:
-                data = _http.get_json(self.ctx, url, params=params, headers=headers)
-            except SourceError as exc:
-                if exc.kind == "needs_credentials":  # a revoked token: fetch a new one next time
-                    self.ctx.state.pop(self._token_key(), None)
-                raise
-            mentions, skipped = parse(data, self.ctx.source.key)
-            stamps = _stamps(data)
-            after = data["data"].get("after")
-            size = len(data["data"]["children"])
-            anchored = "after" in params
-            state = walk_state(anchored, size, stamps, bool(after), lower, self.options.limit)
-            yield mentions, skipped, stamps, state, str(after) if after else None, gone_ids(data)
-            if state != "more":
-                return
-            params = {**params, "after": after}
-
-    def _poll_rss(
-        self, query: Query, lower: float, anchor: str | None
-    ) -> Iterator[tuple[list[Mention], int, list[float], str, str | None, tuple[str, ...]]]:
-        sub = self.options.subreddit
-        path = "/search.rss" if sub == "all" else f"/r/{quote(sub)}/search.rss"
-        params: dict[str, Any] = {
-            "q": build_query(query),
-            "sort": "new",
-            "limit": self.options.limit,
-        }
-        if sub != "all":
-            params["restrict_sr"] = 1
-        if anchor:
-            params["after"] = anchor
-        for _page in range(self.options.max_pages):
-            resp = _http.request(
-                self.ctx, "GET", self.base_url + path, params=params, headers=self._headers()
-            )
-            feed = _feed(resp.content)
-            mentions, skipped = parse_each(
-                feed.entries, lambda e: _rss_entry(e, self.ctx.source.key)
-            )
-            stamps = [t for t in map(_entry_stamp, feed.entries) if t is not None]
-            size = len(feed.entries)
-            # no `after` in a feed: a full page may have more below it
-            full = size >= self.options.limit
-            state = walk_state("after" in params, size, stamps, full, lower, self.options.limit)
-            last = feed.entries[-1].get("id") if feed.entries else None
-            after = last if isinstance(last, str) and last else None
-            yield mentions, skipped, stamps, state, after, rss_gone_ids(feed.entries)
-            if state != "more" or after is None:
-                return
-            params = {**params, "after": after}
-
-
-def walk_state(
-    anchored: bool, size: int, stamps: list[float], has_next: bool, lower: float, limit: int
-) -> str:
-    """After one page of a newest-first walk: "done" (bound or end reached), "more", or how
-    the listing ended before the bound.
-
-    "anchor_gone": an empty page after `after` (the anchor post was deleted, or
-    new posts pushed it past the listing's cap). "listing_cap": a full page with
-    no `after` (Reddit stops a listing at about 1,000 items).
-    """
-    if stamps and min(stamps) < lower:
-        return "done"
-    if not size:
-        return "anchor_gone" if anchored else "done"
-    if not has_next:
-        return "done" if size < limit else "listing_cap"
-    return "more"
-
-
-def is_open(cur: Mapping[str, Any]) -> bool:
-    """A step is under way: the next walk continues below its `after` anchor."""
-    return "after" in cur
-
-
-def valid_cursor(cursor: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The saved cursor, or {} (a backfill) when a field does not read as what it should be."""
-    cur = dict(cursor or {})
-    try:
-        for key in ("since", "floor", "newest"):
-            if cur.get(key) is not None:
-                float(cur[key])
-    except (TypeError, ValueError):
-        return {}
-    if is_open(cur) and not (isinstance(cur["after"], str) and cur.get("floor") is not None):
-        return {}
-    return cur
-
-
-def _entry_stamp(e: Any) -> float | None:
-    try:
-        return float(calendar.timegm(e.get("published_parsed") or e["updated_parsed"]))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
-def _stamps(data: Any) -> list[float]:
-    out = []
-    for child in (data.get("data") or {}).get("children") or []:
-        try:
-            out.append(float(child["data"]["created_utc"]))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return out
-
 
 __all__ = [
     "RedditListener",
@@ -504,6 +206,7 @@ __all__ = [
     "is_open",
     "parse",
     "parse_rss",
+    "time_window",
     "user_agent",
     "valid_cursor",
 ]
