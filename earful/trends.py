@@ -222,13 +222,8 @@ q = queue_items.c
 
 
 def open_complaints(store: Store) -> int:
-    """Open queue items whose mention is a complaint (now).
-
-    Written as `mention_id IN (complaints)`, not a join: both sides are then read
-    off covering indexes (ix_queue_order, ix_mentions_intent_created_at) instead
-    of looking up each open item's mention row (1.05 s -> 0.27 s with 320,000
-    open items among a million mentions on SQLite).
-    """
+    """Open queue items whose mention is a complaint (now): `IN`, not a join, so both sides
+    are read off covering indexes (1.05 s -> 0.27 s with 320,000 open items on SQLite)."""
     complaints = sa.select(m.id).where(m.intent == "complaint")
     sel = (
         sa.select(sa.func.count())
