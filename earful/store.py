@@ -32,9 +32,9 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from earful.migrations import MIGRATIONS
 from earful.models import Mention, utcnow
 from earful.schema import (
-    MIGRATIONS,
     cursors,
     mentions,
     queue_items,

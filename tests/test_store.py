@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
+from earful.migrations import MIGRATIONS
 from earful.models import Mention
-from earful.schema import MIGRATIONS, mentions, queue_items, rollup_hourly, schema_migrations
+from earful.schema import mentions, queue_items, rollup_hourly, schema_migrations
 from earful.store import Store, rebuild_rollup
 
 T0 = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)
