@@ -9,26 +9,30 @@ the hour's size. An hour needs `alerts.min_mentions` mentions and the baseline
 at least a day of history. `alerts.cooldown` keeps one event to one alert: no
 second alert of the same kind for the same entity while an earlier one is
 within the cooldown. Each alert carries its drivers (top terms of the hour's
-posts, platforms, example posts), read from the indexed mentions of that hour.
+posts, platforms, example posts), read from the indexed mentions of that hour
+by `earful.alerts_drivers`.
 
-Gaps: a source whose mentions over the baseline came often enough (at least
-`min_mentions`) and that has yielded nothing for longer than five times its
-usual spacing, half again its longest silence of the baseline (quiet nights),
-three poll intervals and an hour raises one alert per silence (the dedupe key
-holds the time of its last mention).
+Gaps (per source, from its stored mentions and health row; found by
+`earful.alerts_gaps`): a source that usually yields mentions and has gone
+silent for far longer than usual raises one alert per silence.
 
 Every alert has a unique `dedupe_key`, so concurrent or repeated `detect` runs
-store it once. `deliver` claims an alert (a conditional UPDATE of its attempt
-counter) before posting, so two workers never post the same alert; a post
-whose outcome is unknown (timeout after sending) is not retried.
+store it once. `housekeeping` is the worker's periodic run of detection and
+delivery.
+
+The cut is here because this module decides which entity-hours are spikes,
+from the rollup's counts, and stores what detection finds; a source's
+silence (`earful.alerts_gaps`), what explains a spike (`spike_drivers`, in
+`earful.alerts_drivers`) and posting alerts at most once to the webhook
+(`deliver`, `slack_payload`, `MAX_DELIVERY_ATTEMPTS`, in
+`earful.alerts_delivery`) live apart; the last three are re-exported here, so
+`from earful.alerts import deliver` still works.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,31 +41,19 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from earful.config import Settings, split_terms
+from earful.alerts_delivery import MAX_DELIVERY_ATTEMPTS, deliver, slack_payload
+from earful.alerts_drivers import spike_drivers
+from earful.alerts_gaps import _gaps
+from earful.config import Settings
 from earful.models import as_utc, utcnow
-from earful.schema import alerts, mentions, rollup_hourly, source_health
+from earful.schema import alerts, rollup_hourly
 
 if TYPE_CHECKING:
     from earful.store import Store
 
 HOUR = timedelta(hours=1)
 MIN_BASELINE_HOURS = 24
-GAP_FACTOR = 5.0
-MAX_DELIVERY_ATTEMPTS = 6
-DRIVER_POSTS = 500
 SCORED = ("positive", "neutral", "negative")
-_WORD = re.compile(r"[^\W\d_][\w'’-]{2,}", re.UNICODE)
-# General English function words; drivers should be content words.
-STOPWORDS = frozenset(
-    """
-    the and for are but not you your yours with this that these those from have has had was were
-    will would can could should shall been being they them their there here what when where which
-    who whom why how all any some just about into over than then too very also only our ours out
-    get got its it's i'm im i've you're don't doesn't didn't can't won't isn't aren't wasn't one
-    more most much many such own same other again once both each few off under until while
-    does did doing because let lets via amp http https www com today now still even really
-    """.split()
-)
 
 
 # -- detection -----------------------------------------------------------------
@@ -255,144 +247,6 @@ def _spike(
     }
 
 
-def entity_stopwords(settings: Settings, entity: str) -> set[str]:
-    words = {entity.lower()}
-    for t, _ in split_terms(settings.entities().get(entity, [])):
-        words.update(w.lower().lstrip("@#") for w in t.split())
-    return words
-
-
-def spike_drivers(
-    conn: Connection,
-    settings: Settings,
-    entity: str,
-    start: datetime,
-    end: datetime,
-    *,
-    negative: bool = False,
-) -> dict[str, Any]:
-    """Top terms (by number of posts using them), platforms and example posts of one window."""
-    m = mentions.c
-    where = [m.matched == entity, m.created_at >= start, m.created_at < end]
-    if negative:
-        where.append(m.label == "negative")
-    rows = conn.execute(
-        sa.select(m.id, m.platform, m.author, m.url, m.text, m.engagement, m.label)
-        .where(*where)
-        .order_by(m.engagement.desc(), m.created_at.desc())
-        .limit(DRIVER_POSTS)
-    ).all()
-    skip = STOPWORDS | entity_stopwords(settings, entity)
-    terms: Counter[str] = Counter()
-    platforms: Counter[str] = Counter()
-    for r in rows:
-        platforms[r.platform] += 1
-        words = {w.lower().strip("'’-") for w in _WORD.findall(r.text or "")}
-        terms.update(w for w in words if len(w) >= 3 and w not in skip)
-    top = [(t, n) for t, n in terms.most_common(8) if n >= 2 or len(rows) < 4]
-    examples = [
-        {
-            "mention_id": int(r.id),
-            "platform": r.platform,
-            "author": r.author,
-            "url": r.url,
-            "text": (r.text or "")[:280],
-            "label": r.label,
-        }
-        for r in rows[:3]
-    ]
-    return {"top_terms": top, "platforms": platforms.most_common(), "examples": examples}
-
-
-def _gaps(conn: Connection, settings: Settings, now: datetime) -> list[dict[str, Any]]:
-    cfg = settings.alerts
-    since = now - cfg.baseline
-    m = mentions.c
-    configured = {s.key: s for s in settings.sources}
-    rows = conn.execute(
-        sa.select(m.source, sa.func.count(), sa.func.min(m.created_at), sa.func.max(m.created_at))
-        .where(m.created_at >= since, m.source.is_not(None))
-        .group_by(m.source)
-    ).all()
-    health = {r.source: r for r in conn.execute(sa.select(source_health))}
-    out: list[dict[str, Any]] = []
-    for source, n, first, last in rows:
-        src = configured.get(source)
-        if configured and (src is None or not src.enabled):
-            continue  # removed or disabled on purpose: silence is expected
-        if n < cfg.min_mentions:
-            continue
-        first, last = as_utc(first), as_utc(last)
-        spacing = max((last - first) / max(n - 1, 1), timedelta(minutes=1))
-        every = src.every if src is not None else timedelta(0)
-        if now - last <= max(spacing * GAP_FACTOR, every * 3, HOUR):
-            continue
-        # Quiet nights are normal: allow half again the longest silence of the baseline.
-        longest = _longest_silence(conn, source, since)
-        allowed = max(spacing * GAP_FACTOR, longest * 1.5, every * 3, HOUR)
-        silent = now - last
-        if silent <= allowed:
-            continue
-        h = health.get(source)
-        state = ""
-        if (
-            h is not None
-            and h.last_error
-            and (h.last_success is None or as_utc(h.last_error_at or now) >= as_utc(h.last_success))
-        ):
-            state = f"; failing: {str(h.last_error)[:200]}"
-        elif h is not None and h.last_success is not None:
-            state = f"; last successful poll {as_utc(h.last_success):%Y-%m-%d %H:%M} UTC"
-        out.append(
-            {
-                "kind": "gap",
-                "subject": source,
-                "dedupe_key": f"gap:{source}:{last.isoformat()}",
-                "window_start": last,
-                "window_end": now,
-                "created_at": now,
-                "value": silent.total_seconds(),
-                "baseline": spacing.total_seconds(),
-                "summary": (
-                    f"{source} has yielded no mentions for {_dur(silent)} "
-                    f"(usually one every {_dur(spacing)}; {n} in the last {_dur(cfg.baseline)}){state}"
-                ),
-                "details": {
-                    "mentions_in_baseline": n,
-                    "last_mention_at": last.isoformat(),
-                    "expected_within_seconds": allowed.total_seconds(),
-                    "last_error": (h.last_error if h is not None else None),
-                },
-            }
-        )
-    return out
-
-
-def _longest_silence(conn: Connection, source: str, since: datetime) -> timedelta:
-    m = mentions.c
-    times = conn.scalars(
-        sa.select(m.created_at)
-        .where(m.source == source, m.created_at >= since)
-        .order_by(m.created_at)
-        .limit(200_000)
-    ).all()
-    longest = timedelta(0)
-    for a, b in zip(times, times[1:], strict=False):
-        longest = max(longest, b - a)
-    return longest
-
-
-def _dur(td: timedelta) -> str:
-    s = int(td.total_seconds())
-    if s >= 2 * 86400:
-        return f"{s // 86400}d"
-    if s >= 2 * 3600:
-        return f"{s // 3600}h"
-    if s >= 120:
-        return f"{s // 60}m"
-    return f"{s}s"
-
-
 # -- reads ---------------------------------------------------------------------
 def list_alerts(
     store: Store, since: datetime | None = None, *, kind: str | None = None, limit: int = 500
@@ -406,155 +260,6 @@ def list_alerts(
         q = q.where(a.kind == kind)
     with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
-
-
-# -- delivery ------------------------------------------------------------------
-def _esc(text: str) -> str:
-    """Slack mrkdwn control characters; post text from strangers stays inert."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-TITLES = {
-    "volume_spike": "Volume spike",
-    "negative_spike": "Negative spike",
-    "gap": "Source gone silent",
-}
-
-
-def slack_payload(alert: dict[str, Any]) -> dict[str, Any]:
-    """Slack-compatible JSON: a plain `text` fallback plus blocks."""
-    title = f"{TITLES.get(alert['kind'], alert['kind'])}: {alert['subject']}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _esc(alert["summary"])[:2900]}},
-    ]
-    details = alert.get("details") or {}
-    for ex in (details.get("examples") or [])[:3]:
-        link = str(ex.get("url") or "")
-        who = _esc(f"{ex.get('platform')} · {ex.get('author')}")
-        head = f"<{_esc(link)}|{who}>" if link.startswith(("http://", "https://")) else who
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"{head}: {_esc(str(ex.get('text') or ''))[:500]}"}
-                ],
-            }
-        )
-    return {"text": f"{title}. {alert['summary']}"[:3000], "blocks": blocks}
-
-
-def deliver(
-    store: Store,
-    settings: Settings,
-    client: httpx.Client,
-    now: datetime | None = None,
-    *,
-    tries: int = 3,
-    sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Post undelivered alerts to the webhook named by `alerts.webhook_url_env`; return how many were delivered.
-
-    Each alert is tried up to `tries` times per call (backoff 0.5 s, 1 s...) and
-    MAX_DELIVERY_ATTEMPTS times in all; 4xx other than 429 is not retried; a
-    timeout after sending is recorded and never retried (it may have arrived).
-    """
-    url = settings.secret(settings.alerts.webhook_url_env)
-    if not url:
-        return 0
-    now = as_utc(now or utcnow())
-    a = alerts.c
-    with store.read() as conn:
-        pending = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(alerts)
-                .where(
-                    a.delivered_at.is_(None),
-                    a.delivery_attempts < MAX_DELIVERY_ATTEMPTS,
-                    sa.or_(
-                        a.delivery_error.is_(None), sa.not_(a.delivery_error.startswith(SENDING))
-                    ),
-                )
-                .order_by(a.created_at, a.id)
-                .limit(50)
-            )
-        ]
-    delivered = 0
-    for alert in pending:
-        attempts = int(alert["delivery_attempts"])
-        for i in range(tries):
-            if attempts >= MAX_DELIVERY_ATTEMPTS:
-                break
-            if not _claim(store, alert["id"], attempts, now):
-                break  # someone else delivered it or is trying right now
-            attempts += 1
-            outcome, error = _post(client, url, slack_payload(alert))
-            _record(store, alert["id"], outcome, error, now)
-            if outcome == "ok":
-                delivered += 1
-                break
-            if outcome != "retry":
-                break
-            if i + 1 < tries:
-                sleep(0.5 * 2**i)
-    return delivered
-
-
-SENDING = "sending"  # delivery_error while a worker holds the claim
-
-
-def _claim(store: Store, alert_id: int, attempts: int, now: datetime) -> bool:
-    """Take the alert for one attempt: not delivered, nobody sending it, attempts as we saw them.
-
-    A worker that dies while holding the claim leaves it "sending": the post may
-    have arrived, so it is not retried (at most once), and the error says so.
-    """
-    e = alerts.c.delivery_error
-    with store.write() as conn:
-        res = conn.execute(
-            alerts.update()
-            .where(
-                alerts.c.id == alert_id,
-                alerts.c.delivered_at.is_(None),
-                alerts.c.delivery_attempts == attempts,
-                sa.or_(e.is_(None), sa.not_(e.startswith(SENDING))),
-            )
-            .values(
-                delivery_attempts=attempts + 1,
-                delivery_error=f"{SENDING} since {now:%Y-%m-%d %H:%M:%S} UTC",
-            )
-        )
-        return res.rowcount == 1
-
-
-def _post(client: httpx.Client, url: str, payload: dict[str, Any]) -> tuple[str, str | None]:
-    """'ok', 'retry' (not delivered, worth another try), 'give_up' or 'unknown'."""
-    try:
-        resp = client.post(url, json=payload)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        return "retry", f"cannot reach the webhook: {exc.__class__.__name__}"
-    except httpx.HTTPError as exc:
-        return (
-            "unknown",
-            f"{exc.__class__.__name__} after sending; not retried (it may have arrived)",
-        )
-    if 200 <= resp.status_code < 300:
-        return "ok", None
-    brief = f"HTTP {resp.status_code}: {resp.text[:200]}"
-    if resp.status_code == 429 or resp.status_code >= 500:
-        return "retry", brief
-    return "give_up", brief
-
-
-def _record(store: Store, alert_id: int, outcome: str, error: str | None, now: datetime) -> None:
-    values: dict[str, Any] = {"delivery_error": error}
-    if outcome == "ok":
-        values["delivered_at"] = now
-    elif outcome in ("give_up", "unknown"):
-        values["delivery_attempts"] = MAX_DELIVERY_ATTEMPTS  # stop trying
-    with store.write() as conn:
-        conn.execute(alerts.update().where(alerts.c.id == alert_id).values(values))
 
 
 def housekeeping(
