@@ -24,6 +24,7 @@ from earful.schema import (
     mentions,
     queue_items,
     queue_notes,
+    replied_purged,
     replies,
     rollup_daily,
     rollup_entity_hourly,
@@ -232,4 +233,5 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (8, "full-text index fed per batch instead of per row", _fts_by_batch),
     (9, "author index extended by thread (conversation lookup)", _author_thread_index),
     (10, "reply queue listed in index order", _queue_order_index),
+    (11, "posts replied to and then purged (no second reply)", _create(replied_purged)),
 ]

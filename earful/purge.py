@@ -12,7 +12,9 @@ mention row (and its full-text row, by trigger), its share of the rollups
 and reply records, and the example posts alerts quote. What stays is the
 audit trail of the queue item, without content, plus one `purge` row saying
 when and why. Later posts of the same conversation stay; a new one opens a
-new item.
+new item. A post we had replied to is remembered by its id alone in
+`replied_purged`: if its removal is reversed and it is stored again, the send
+path refuses a second reply (a reply is never sent twice).
 
 The cut is here because purging crosses the store, the queue and alerts, and
 none of them should import the others to do it.
@@ -36,6 +38,7 @@ from earful.schema import (
     mentions,
     queue_items,
     queue_notes,
+    replied_purged,
     replies,
     rollup_daily,
     rollup_entity_hourly,
@@ -64,19 +67,50 @@ def purge_mentions(
     rows: list[Any] = []
     for i in range(0, len(wanted), _CHUNK):
         rows += conn.execute(
-            sa.select(m.id, m.created_at, m.matched, m.label, m.compound).where(
+            sa.select(m.id, m.external_id, m.created_at, m.matched, m.label, m.compound).where(
                 m.platform == platform, m.external_id.in_(wanted[i : i + _CHUNK])
             )
         ).all()
     if not rows:
         return 0
     ids = [int(r.id) for r in rows]
+    _remember_replied(conn, platform, {int(r.id): str(r.external_id) for r in rows}, now)
     _unroll(conn, platform, rows)
     _drop_queue(conn, ids, now, why)
     _scrub_alerts(conn, set(ids), min(as_utc(r.created_at) for r in rows))
     for i in range(0, len(ids), _CHUNK):
         conn.execute(mentions.delete().where(m.id.in_(ids[i : i + _CHUNK])))
     return len(ids)
+
+
+def _remember_replied(conn: Connection, platform: str, ext: dict[int, str], now: datetime) -> None:
+    """Keep the ids of purged posts that have reply records (any but `failed`)."""
+    counts: dict[int, int] = {}
+    ids = list(ext)
+    for i in range(0, len(ids), _CHUNK):
+        for mid, n in conn.execute(
+            sa.select(replies.c.mention_id, sa.func.count())
+            .where(replies.c.mention_id.in_(ids[i : i + _CHUNK]), replies.c.status != "failed")
+            .group_by(replies.c.mention_id)
+        ):
+            counts[int(mid)] = int(n)
+    if not counts:
+        return
+    rp = replied_purged.c
+    known = set(
+        conn.scalars(
+            sa.select(rp.external_id).where(
+                rp.platform == platform, rp.external_id.in_([ext[i] for i in counts])
+            )
+        )
+    )
+    rows = [
+        {"platform": platform, "external_id": ext[i], "purged_at": now, "replies": n}
+        for i, n in counts.items()
+        if ext[i] not in known
+    ]
+    if rows:
+        conn.execute(replied_purged.insert(), rows)
 
 
 def _unroll(conn: Connection, platform: str, rows: list[Any]) -> None:

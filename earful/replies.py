@@ -62,7 +62,7 @@ from earful.reply_senders import (
     not_ready,
     tid_for,
 )
-from earful.schema import mentions, replies
+from earful.schema import mentions, replied_purged, replies
 
 if TYPE_CHECKING:
     from earful.store import Store
@@ -120,6 +120,18 @@ def _active(conn: Connection, mention_id: int) -> Any:
         .where(replies.c.mention_id == mention_id, replies.c.status.in_(ACTIVE))
         .limit(1)
     ).first()
+
+
+def _replied_before_purge(conn: Connection, m: dict[str, Any]) -> bool:
+    """The post was purged with our reply on it, and has been stored again since (earful.purge)."""
+    rp = replied_purged.c
+    return bool(
+        conn.scalar(
+            sa.select(rp.replies).where(
+                rp.platform == m["platform"], rp.external_id == m["external_id"]
+            )
+        )
+    )
 
 
 def _lock_mention(conn: Connection, mention_id: int) -> None:
@@ -198,6 +210,11 @@ def send_reply(
         raise ReplyRefused(why)
     with store.write() as conn:
         _lock_mention(conn, mention_id)
+        if _replied_before_purge(conn, m):
+            raise ReplyRefused(
+                "we replied to this post before it was deleted at the source and purged; "
+                "it is back now: check the thread on the platform and reply by hand if needed"
+            )
         act = _active(conn, mention_id)
         if act is not None:
             raise ReplyRefused(

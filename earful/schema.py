@@ -177,6 +177,18 @@ replies = sa.Table(
     sa.Column("error", sa.Text),
 )
 
+# Posts we had replied to when they were purged as deleted at the source (earful.purge):
+# ids only, no content. If such a post comes back (a removal reversed) and is stored
+# again under a new mention id, the send path finds it here and does not reply twice.
+replied_purged = sa.Table(
+    "replied_purged",
+    metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("external_id", sa.Text, primary_key=True),
+    sa.Column("purged_at", UTCDateTime, nullable=False),
+    sa.Column("replies", sa.Integer, nullable=False),  # reply records it had (sent, manual...)
+)
+
 alerts = sa.Table(
     "alerts",
     metadata,

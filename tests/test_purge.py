@@ -15,6 +15,7 @@ from earful.schema import (
     mentions,
     queue_items,
     queue_notes,
+    replied_purged,
     rollup_daily,
     rollup_entity_hourly,
     rollup_hourly,
@@ -110,6 +111,11 @@ def test_purge_removes_the_post_and_all_it_fed(any_store):
         ).all()
         assert {a.mention_id for a in audit} == gone_ids
         assert all(a.after == {"why": "deleted"} for a in audit)
+        # the post we had answered by hand is remembered by its id alone
+        remembered = c.execute(sa.select(replied_purged)).all()
+        assert [(r.platform, r.external_id, r.replies) for r in remembered] == [
+            ("mastodon", gone[1], 1)
+        ]
         details = c.scalar(sa.select(alerts.c.details))
         assert [e["mention_id"] for e in details["examples"]] == [kept]
         assert details["top_terms"] == [["parcel", 3]]

@@ -439,3 +439,31 @@ def test_example_config_documents_valid_reply_sections():
         "lemmy",
         "reddit",
     }
+
+
+def test_a_post_purged_after_our_reply_and_stored_again_is_not_replied_twice(
+    any_store, server, client
+):
+    from earful.purge import purge_mentions
+
+    server.route("/api/v1/statuses", ok_status)
+    settings = make_settings(server.url)
+    ext = "https://other.example/users/bob/statuses/9"
+    mid = save_mention(any_store, ext=ext)
+    replies.send_reply(any_store, settings, mid, "Sorry!", actor="sam", client=client, now=T0)
+    # a post we never answered, purged too: nothing to remember about it
+    other = save_mention(any_store, ext=ext + "0", url="https://other.example/@bob/90")
+    with any_store.write() as conn:
+        purge = [ext, ext + "0"]
+        assert purge_mentions(conn, "mastodon", purge, now=T0 + timedelta(hours=1)) == 2
+    assert queue.get_item(any_store, mid) is None and queue.get_item(any_store, other) is None
+    # The removal was reversed: the post is read and stored again (a new mention row).
+    again = save_mention(any_store, ext=ext)
+    assert queue.get_item(any_store, again)["status"] == "open"
+    assert replies.replies_for(any_store, again) == []  # the old reply records are gone
+    with pytest.raises(replies.ReplyRefused, match="replied to this post before it was deleted"):
+        replies.send_reply(any_store, settings, again, "Sorry!", actor="alex", client=client)
+    assert len(posts(server)) == 1
+    back = save_mention(any_store, ext=ext + "0", url="https://other.example/@bob/90")
+    row = replies.send_reply(any_store, settings, back, "Hi!", actor="alex", client=client)
+    assert row["status"] == "sent" and len(posts(server)) == 2
