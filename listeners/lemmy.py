@@ -38,7 +38,7 @@ round with nothing purged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
@@ -46,12 +46,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
-from listeners._http import get_json, iso, request, search_terms, text_matches
-from listeners.base import MALFORMED, Listener, Query, SourceError, StoredPost, json_body
+from listeners._http import iso, search_terms
+from listeners._lemmy_common import _views, gone_ids
+from listeners._lemmy_recheck import ItemRecheck
+from listeners._lemmy_walk import SearchWalk
+from listeners.base import MALFORMED, Listener, Query, SourceError
 
 TYPES = ("Posts", "Comments")
-# Lemmy's JSON `error` for an item an anonymous reader cannot see (deleted, removed, never was)
-GONE_ERRORS = ("couldnt_find_post", "couldnt_find_comment", "not_found", "deleted")
 
 
 class LemmyOptions(BaseModel):
@@ -129,33 +130,6 @@ def _comment(view: dict[str, Any], base: str) -> Mention | None:
     )
 
 
-def _views(payload: dict[str, Any]) -> tuple[dict[str, list[Any]], int]:
-    """A search response -> ({"posts": [...], "comments": [...]}, lists that were not lists).
-
-    Two shapes: separate `posts`/`comments` lists (0.19, and Lemmy 1.0 per the
-    reference), or one `search` list of views tagged `type_` "post"/"comment"
-    (lemmy-js-client's SearchCombinedView for 1.0); communities and users are ignored.
-    """
-    views: dict[str, list[Any]] = {"posts": [], "comments": []}
-    bad = 0
-    for key in views:
-        items = payload.get(key) or []
-        if isinstance(items, list):
-            views[key].extend(items)
-        else:
-            bad += 1
-    combined = payload.get("search") or []
-    if not isinstance(combined, list):
-        return views, bad + 1
-    for view in combined:
-        tag = str(view.get("type_") or "").lower() if isinstance(view, dict) else ""
-        if tag in ("post", "comment"):
-            views[tag + "s"].append(view)
-        elif tag not in ("community", "person", "multi_community"):
-            bad += 1  # untagged or unknown: counted as malformed, never guessed
-    return views, bad
-
-
 def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
     """A search response (v3 or v4) -> (mentions, malformed items skipped). Pure."""
     if not isinstance(payload, dict):
@@ -176,33 +150,7 @@ def parse(payload: Any, base: str = "") -> tuple[list[Mention], int]:
     return out, skipped
 
 
-def gone_ids(payload: Any) -> tuple[str, ...]:
-    """The `ap_id`s of deleted or removed posts and comments in a search response
-    (a copy stored before the deletion is purged with the page)."""
-    out = []
-    views, _ = _views(payload) if isinstance(payload, dict) else ({}, 0)
-    for key, field in (("posts", "post"), ("comments", "comment")):
-        for view in views.get(key, ()):
-            item = view.get(field) if isinstance(view, dict) else None
-            if isinstance(item, dict) and (item.get("deleted") or item.get("removed")):
-                if item.get("ap_id"):
-                    out.append(str(item["ap_id"]))
-    return tuple(out)
-
-
-def _not_after(newest: str | None, started: str | None) -> str | None:
-    """The watermark to save: the newest `published` seen, never later than the walk's start.
-
-    `published` comes from the origin instance's clock: one post dated in the
-    future (a skewed or hostile server) would otherwise lift the watermark past
-    every real post still to come, and each later walk would stop at page 1.
-    """
-    if newest is None or (started is not None and iso(newest) > iso(started)):
-        return started
-    return newest
-
-
-class LemmyListener(Listener):
+class LemmyListener(SearchWalk, ItemRecheck, Listener):
     platform = "lemmy"
     Options: ClassVar[type[BaseModel]] = LemmyOptions
     default_base_url = "https://lemmy.world"
@@ -216,57 +164,14 @@ class LemmyListener(Listener):
         "or no longer found, when looked up by id."
     )
     recheck_limit = 50  # one request per item
+    options: LemmyOptions
 
-    def api_version(self) -> str:
-        opts: LemmyOptions = self.options  # type: ignore[assignment]
-        if opts.api != "auto":
-            return opts.api
-        if "api" not in self.ctx.state:
-            self.ctx.state["api"] = self._detect()
-        return str(self.ctx.state["api"])
-
-    def _detect(self) -> str:
-        try:
-            site = get_json(self.ctx, f"{self.base_url}/api/v3/site")
-        except SourceError as exc:
-            if exc.kind not in ("error", "bad_payload"):
-                raise
-            request(self.ctx, "GET", f"{self.base_url}/api/v4/site")  # raises if neither
-            return "v4"
-        version = str((site or {}).get("version") or "0") if isinstance(site, dict) else "0"
-        try:
-            major = int(version.lstrip("v").split(".")[0])
-        except ValueError:
-            major = 0
-        return "v4" if major >= 1 else "v3"
-
-    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
-        """Items this instance flags deleted/removed or no longer finds, by their local id."""
-        out = []
-        for p in posts:
-            if not (p.native_id and p.native_id.isdigit()):
-                continue
-            kind = "post" if p.thread_id == p.external_id else "comment"
-            url = f"{self.base_url}/api/{self.api_version()}/{kind}"
-            resp = self.probe(url, params={"id": p.native_id})
-            body = json_body(resp)
-            view = body.get(f"{kind}_view") if isinstance(body, dict) else None
-            item = view.get(kind) if isinstance(view, dict) else None
-            if resp.status_code == 200 and isinstance(item, dict):
-                if str(item.get("ap_id")) != p.external_id:  # another item: wrong instance?
-                    raise SourceError("bad_payload", f"recheck: {kind} {p.native_id} moved")
-                if item.get("deleted") or item.get("removed"):
-                    out.append(p.external_id)
-                continue
-            error = body.get("error") if isinstance(body, dict) else None
-            if resp.status_code in (400, 404) and error in GONE_ERRORS:
-                out.append(p.external_id)
-                continue
-            raise SourceError("bad_payload", f"recheck: HTTP {resp.status_code} from {url}")
-        return tuple(out)
+    # SearchWalk parses through this method: listeners/_lemmy_walk.py cannot import parse()
+    def _parse(self, payload: Any) -> tuple[list[Mention], int]:
+        return parse(payload, self.base_url)
 
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
-        opts: LemmyOptions = self.options  # type: ignore[assignment]
+        opts = self.options
         terms = [query.override] if query.override else [t for t, _ in search_terms(query.terms)]
         if not terms:
             yield Page([], cursor, done=True)
@@ -288,52 +193,10 @@ class LemmyListener(Listener):
             walk["newest"] = watermark
             walk["started"] = self.ctx.clock().isoformat()
             walk["terms"] = terms
-        v4 = self.api_version() == "v4"
-        lower_dt = iso(walk["lower"])
-        while True:
-            kind, term = steps[min(walk["step"], len(steps) - 1)]
-            params: dict[str, Any] = {"type_": kind, "sort": "New", "listing_type": "All"}
-            params["limit"] = opts.limit
-            if v4:
-                params["search_term"] = term
-                if walk.get("page_cursor"):
-                    params["page_cursor"] = walk["page_cursor"]
-                url = f"{self.base_url}/api/v4/search"
-            else:
-                params.update(q=term, page=walk["page"])
-                url = f"{self.base_url}/api/v3/search"
-            try:
-                payload = get_json(self.ctx, url, params=params)
-            except SourceError as exc:
-                if exc.kind in ("error", "bad_payload"):
-                    # Maybe the instance was upgraded under us (v3 gone, or v4 not yet
-                    # there): detect the version again on the next poll, not at restart.
-                    self.ctx.state.pop("api", None)
-                raise
-            mentions, skipped = parse(payload, self.base_url)
-            n_items = len(_views(payload)[0][kind.lower()])
-            if mentions:
-                newest = max(m.created_at for m in mentions)
-                if walk["newest"] is None or newest > iso(walk["newest"]):
-                    walk["newest"] = newest.isoformat()
-            reached = any(m.created_at <= lower_dt for m in mentions)
-            next_cursor = payload.get("next_page") if v4 else None
-            if not query.override:
-                mentions = [m for m in mentions if text_matches(m.text, query.terms)]
-            more = (
-                n_items > 0
-                and not reached
-                and (watermark is not None or walk["page"] < opts.max_pages)
-                and (next_cursor if v4 else n_items >= opts.limit)
-            )
-            walk = dict(walk)
-            if more:
-                walk.update(page=walk["page"] + 1, page_cursor=next_cursor)
-            else:
-                walk.update(step=walk["step"] + 1, page=1, page_cursor=None)
-            if walk["step"] >= len(steps):
-                done = {"watermark": _not_after(walk["newest"], walk.get("started"))}
-                yield Page(mentions, done, skipped, done=True, gone=gone_ids(payload))
-                return
-            cursor_now = {"watermark": watermark, "walk": walk}
-            yield Page(mentions, cursor_now, skipped, gone=gone_ids(payload))
+        yield from self._walk(query, steps, walk, watermark)
+
+    # version detection and the walk: SearchWalk (listeners/_lemmy_walk.py);
+    # recheck: ItemRecheck (listeners/_lemmy_recheck.py)
+
+
+__all__ = ["LemmyListener", "gone_ids", "parse"]

@@ -34,26 +34,18 @@ charged again within the same UTC day).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners import _http
-from listeners.base import Listener, Query, SourceError, StoredPost, check_asked, parse_each
+from listeners._x_recheck import TweetRecheck, tweet_lookup
+from listeners._x_walk import RecentWalk, snowflake_time
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "x"
-TWEET_FIELDS = (
-    "created_at,lang,public_metrics,conversation_id,in_reply_to_user_id,referenced_tweets,"
-    "author_id,edit_history_tweet_ids,note_tweet"
-)
-USER_FIELDS = "username,name,public_metrics,verified"
-SEARCH_WINDOW = timedelta(days=7)
-TWEPOCH_MS = 1288834974657
-# `errors[].type` suffixes that say this one post is gone for us: deleted, or protected since
-GONE_TYPES = ("/problems/resource-not-found", "/problems/not-authorized-for-resource")
 
 
 class XOptions(BaseModel):
@@ -126,48 +118,7 @@ def parse(payload: Any, source: str | None = None) -> tuple[list[Mention], int]:
     )
 
 
-def tweet_lookup(payload: Any) -> tuple[set[str], set[str]]:
-    """A /2/tweets answer -> (ids returned, ids reported deleted or protected). Pure.
-
-    Any other error (rate limits, bad parameters, an unknown type) raises: it
-    says nothing definitive about one post.
-    """
-    if not isinstance(payload, dict):
-        raise SourceError("bad_payload", "recheck: X sent no JSON object")
-    data, errors = payload.get("data") or [], payload.get("errors") or []
-    if not isinstance(data, list) or not isinstance(errors, list):
-        raise SourceError("bad_payload", "recheck: X sent an unexpected shape")
-    try:
-        found = {str(t["id"]) for t in data}
-        missing = set()
-        for e in errors:
-            kind = str(e.get("type") or "")
-            if e.get("parameter") != "ids" or not kind.endswith(GONE_TYPES):
-                raise SourceError("bad_payload", f"recheck: X error {kind or e}")
-            missing.add(str(e.get("resource_id") or e["value"]))
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise SourceError("bad_payload", "recheck: X sent an unexpected shape") from exc
-    return found, missing
-
-
-def snowflake_time(tweet_id: str) -> datetime | None:
-    """When an X id was minted (ids are Snowflakes: milliseconds since 2010-11-04 << 22)."""
-    try:
-        return _http.epoch(((int(tweet_id) >> 22) + TWEPOCH_MS) / 1000)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _older(tweet_id: str, bound: datetime) -> bool:
-    at = snowflake_time(tweet_id)
-    return at is not None and at < bound
-
-
-def _rfc3339(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class XListener(Listener):
+class XListener(RecentWalk, TweetRecheck, Listener):
     platform = PLATFORM
     Options: ClassVar[type[BaseModel]] = XOptions
     default_base_url = "https://api.x.com"
@@ -177,113 +128,19 @@ class XListener(Listener):
     deletions = "A post deleted or protected since it was stored is reported so by /2/tweets."
     options: XOptions
 
-    def rechecks(self) -> bool:
-        return bool(self.ctx.secret("token_env"))
-
-    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
-        """Posts /2/tweets reports not found or not authorized (by native id)."""
-        token = self.ctx.secret("token_env")
-        by_id = {p.native_id: p.external_id for p in posts if p.native_id and p.native_id.isdigit()}
-        ids = list(by_id)
-        out: list[str] = []
-        for i in range(0, len(ids), 100):
-            batch = ids[i : i + 100]
-            data = _http.get_json(
-                self.ctx,
-                f"{self.base_url}/2/tweets",
-                params={"ids": ",".join(batch)},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            found, missing = tweet_lookup(data)
-            check_asked(batch, found | missing)
-            if set(batch) - found - missing:  # neither returned nor reported: not definitive
-                raise SourceError("bad_payload", "recheck: X left some ids unanswered")
-            out += [by_id[t] for t in batch if t in missing and t not in found]
-        return tuple(out)
-
     def poll(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         token = self.ctx.secret("token_env")
         if not token:
             raise SourceError(
                 "needs_credentials", "X recent search needs a bearer token (token_env)"
             )
-        cur = dict(cursor or {})
-        oldest_reachable = self.ctx.clock() - SEARCH_WINDOW + timedelta(minutes=1)
-        if cur.get("until_id") and _older(cur["until_id"], oldest_reachable):
-            cur = {"since_id": cur.get("next_since_id")}  # the gap left the 7-day window
-        if cur.get("since_id") and _older(cur["since_id"], oldest_reachable):
-            # a since_id older than 7 days is refused (400): start from the window, and
-            # still fill only the unfinished gap when there is one (not re-buy what is above it)
-            cur = (
-                {**cur, "since_id": None, "start_time": _rfc3339(oldest_reachable)}
-                if cur.get("until_id")
-                else {}
-            )
-        if cur.get("until_id"):  # finish the walk a previous poll had to cut short
-            cur = yield from self._walk(query, token, cur, gap=True)
-            if cur.get("until_id"):
-                return
-        yield from self._walk(query, token, cur, gap=False)
+        yield from self._search(build_query(query), token, cursor)
 
-    def _walk(
-        self, query: Query, token: str, cur: dict[str, Any], gap: bool
-    ) -> Generator[Page, None, dict[str, Any]]:
-        """One since_id walk; returns the cursor it saved (via `yield from`)."""
-        params: dict[str, Any] = {
-            "query": build_query(query),
-            "max_results": self.options.max_results,
-            "tweet.fields": TWEET_FIELDS,
-            "expansions": "author_id",
-            "user.fields": USER_FIELDS,
-        }
-        if cur.get("since_id"):
-            params["since_id"] = cur["since_id"]
-        else:  # first poll: backfill within the 7-day window the endpoint allows
-            now = self.ctx.clock()
-            reach = now - SEARCH_WINDOW + timedelta(minutes=1)
-            start = now - min(self.ctx.source.backfill, SEARCH_WINDOW - timedelta(minutes=1))
-            if gap and cur.get("start_time"):
-                # an unfinished backfill keeps the start it began with (a fresh `now - backfill`
-                # would drop its oldest stretch), as far back as X still reaches
-                start = max(_http.iso(cur["start_time"]), reach)
-            params["start_time"] = _rfc3339(start)
-        if gap:
-            params["until_id"] = cur["until_id"]
-        headers = {"Authorization": f"Bearer {token}"}
-        first_newest: str | None = cur.get("next_since_id") if gap else None
-        oldest: str | None = None
-        url = f"{self.base_url}/2/tweets/search/recent"
-        for page in range(self.options.max_pages):
-            data = _http.get_json(self.ctx, url, params=params, headers=headers)
-            mentions, skipped = parse(data, self.ctx.source.key)
-            meta = data.get("meta") or {}
-            if page == 0 and not gap:
-                first_newest = meta.get("newest_id")
-            oldest = meta.get("oldest_id") or oldest
-            token_next = meta.get("next_token")
-            if not token_next:
-                yield Page(mentions, None, skipped)
-                break
-            yield Page(mentions, None, skipped)
-            params = {**params, "next_token": token_next}
-        else:
-            # cut short: keep the old since_id and remember the unfilled gap below `oldest`
-            new = {
-                "since_id": cur.get("since_id"),
-                "until_id": oldest,
-                "next_since_id": first_newest,
-            }
-            if not cur.get("since_id"):
-                new = {
-                    "since_id": None,
-                    "until_id": oldest,
-                    "next_since_id": first_newest,
-                    "start_time": params.get("start_time"),
-                }
-            # `more`: the poller walks on at once with --once, and polls again soon otherwise
-            yield Page([], new, done=True, more=True)
-            return new
-        newest = first_newest or cur.get("since_id")
-        new = {"since_id": newest} if newest else {}
-        yield Page([], new or None, done=not gap)  # after a gap fill, the normal walk follows
-        return new
+    # RecentWalk parses through this method: listeners/_x_walk.py cannot import parse()
+    def _parse(self, data: Any) -> tuple[list[Mention], int]:
+        return parse(data, self.ctx.source.key)
+
+    # the walk itself: RecentWalk (listeners/_x_walk.py); recheck: TweetRecheck (_x_recheck.py)
+
+
+__all__ = ["XListener", "build_query", "parse", "parse_tweet", "snowflake_time", "tweet_lookup"]
