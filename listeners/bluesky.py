@@ -59,9 +59,7 @@ nothing purged.
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -69,21 +67,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from earful.models import Mention, Page, new_mention
 from listeners import _http
+from listeners._bluesky_recheck import PostRecheck
+from listeners._bluesky_session import Session, jwt_expiry
 from listeners._bluesky_walk import GapWalk, is_open, sort_at, term_cursor, term_states
-from listeners.base import (
-    Listener,
-    Query,
-    SourceError,
-    StoredPost,
-    check_asked,
-    parse_each,
-)
+from listeners.base import Listener, Query, SourceError, parse_each
 
 PLATFORM = "bluesky"
 PUBLIC_HOST = "https://public.api.bsky.app"
 INVALID_HANDLE = "handle.invalid"  # what the AppView shows for a handle that fails verification
 PROFILES_PER_CALL = 25
-POSTS_PER_CALL = 25  # getPosts' `uris` maxLength
 FOLLOWERS_TTL = timedelta(hours=6)
 
 
@@ -165,17 +157,7 @@ def search_queries(query: Query) -> list[str]:
     return [f'"{t}"' if exact else t for t, exact in _http.search_terms(query.terms)]
 
 
-def jwt_expiry(token: str) -> datetime | None:
-    """The `exp` claim of a JWT (read, not verified: we only need to know when to refresh)."""
-    try:
-        part = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
-        return _http.epoch(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
-        return None
-
-
-class BlueskyListener(GapWalk, Listener):
+class BlueskyListener(Session, GapWalk, PostRecheck, Listener):
     platform = PLATFORM
     Options: ClassVar[type[BaseModel]] = BlueskyOptions
     default_base_url = "https://bsky.social"
@@ -186,103 +168,7 @@ class BlueskyListener(GapWalk, Listener):
     deletions = "A post deleted since it was stored is missing from getPosts."
     options: BlueskyOptions
 
-    # -- session ------------------------------------------------------------------
-    def _credentials(self) -> tuple[str, str] | None:
-        ident, pw = self.ctx.secret("identifier_env"), self.ctx.secret("password_env")
-        return (ident, pw) if ident and pw else None
-
-    def _session(self, force_refresh: bool = False) -> dict[str, Any] | None:
-        creds = self._credentials()
-        if creds is None:
-            return None
-        key = f"bluesky:session:{self.base_url}:{creds[0]}"
-        session = self.ctx.state.get(key)
-        now = self.ctx.clock()
-        if session is None:
-            session = self._login(*creds)
-        elif force_refresh or now >= session["expires_at"] - timedelta(seconds=60):
-            try:
-                session = self._xrpc_session("refreshSession", session["refreshJwt"], None)
-            except SourceError as exc:
-                if exc.kind == "rate_limited":
-                    raise
-                session = self._login(*creds)  # refresh token expired or revoked
-        self.ctx.state[key] = session
-        return session
-
-    def _login(self, identifier: str, password: str) -> dict[str, Any]:
-        try:
-            return self._xrpc_session(
-                "createSession", None, {"identifier": identifier, "password": password}
-            )
-        except SourceError as exc:
-            if exc.kind == "needs_credentials":
-                raise SourceError(
-                    "needs_credentials",
-                    "Bluesky login failed: check identifier_env and password_env (app password)",
-                ) from exc
-            raise
-
-    def _xrpc_session(self, method: str, bearer: str | None, body: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        resp = _http.request(
-            self.ctx,
-            "POST",
-            f"{self.base_url}/xrpc/com.atproto.server.{method}",
-            json=body,
-            headers=headers,
-            attempts=2,
-        )
-        try:
-            data = resp.json()
-            access, refresh = str(data["accessJwt"]), str(data["refreshJwt"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SourceError("bad_payload", f"Bluesky {method} sent no tokens") from exc
-        expires = jwt_expiry(access) or self.ctx.clock() + timedelta(minutes=5)
-        return {
-            "accessJwt": access,
-            "refreshJwt": refresh,
-            "did": data.get("did"),
-            "expires_at": expires,
-        }
-
-    # -- HTTP -----------------------------------------------------------------------
-    def _get(self, method: str, params: Any) -> Any:
-        session = self._session()
-        if session is None:
-            try:
-                return _http.get_json(
-                    self.ctx, f"{self.options.public_url}/xrpc/{method}", params=params
-                )
-            except SourceError as exc:
-                if exc.kind in ("needs_credentials", "blocked"):
-                    raise SourceError(
-                        "needs_credentials",
-                        f"Bluesky's public API refused {method} (403); set identifier_env "
-                        "and password_env to log in with an app password",
-                    ) from exc
-                raise
-        url = f"{self.base_url}/xrpc/{method}"
-        try:
-            return _http.get_json(
-                self.ctx,
-                url,
-                params=params,
-                headers={"Authorization": f"Bearer {session['accessJwt']}"},
-            )
-        except SourceError as exc:
-            # 401, or 400 {"error": "ExpiredToken"}: the access token expired or was revoked
-            if exc.kind != "needs_credentials" and "HTTP 400" not in exc.message:
-                raise
-            session = self._session(force_refresh=True)
-            assert session is not None
-            return _http.get_json(
-                self.ctx,
-                url,
-                params=params,
-                headers={"Authorization": f"Bearer {session['accessJwt']}"},
-            )
-
+    # -- HTTP (the session and its GET: Session, listeners/_bluesky_session.py) -----
     def _followers(self, dids: list[str]) -> dict[str, int]:
         cache: dict[str, tuple[int, datetime]] = self.ctx.state.setdefault("bluesky:followers", {})
         now = self.ctx.clock()
@@ -313,25 +199,7 @@ class BlueskyListener(GapWalk, Listener):
 
     # the walk itself: GapWalk (listeners/_bluesky_walk.py)
 
-    # -- recheck ------------------------------------------------------------------
-    def gone(self, posts: Sequence[StoredPost]) -> tuple[str, ...]:
-        """The at-URIs getPosts no longer returns (every call must be well formed)."""
-        uris = list(
-            dict.fromkeys(p.external_id for p in posts if p.external_id.startswith("at://"))
-        )
-        out: list[str] = []
-        for i in range(0, len(uris), POSTS_PER_CALL):
-            batch = uris[i : i + POSTS_PER_CALL]
-            data = self._get("app.bsky.feed.getPosts", [("uris", u) for u in batch])
-            views = data.get("posts") if isinstance(data, dict) else None
-            if not isinstance(views, list) or not all(
-                isinstance(v, dict) and isinstance(v.get("uri"), str) for v in views
-            ):
-                raise SourceError("bad_payload", "recheck: getPosts sent no posts list")
-            seen = {v["uri"] for v in views}
-            check_asked(batch, seen)
-            out += [u for u in batch if u not in seen]
-        return tuple(out)
+    # recheck: PostRecheck (listeners/_bluesky_recheck.py)
 
 
 __all__ = [
