@@ -60,7 +60,7 @@ class RecentWalk:
     def _search(
         self, q: str, token: str, cursor: dict[str, Any] | None
     ) -> Generator[Page, None, None]:
-        """Fill a gap a previous poll left (if it is still in the window), then walk from since_id."""
+        """Fill the gap a previous poll left (while X still reaches it), then walk from since_id."""
         cur = dict(cursor or {})
         oldest_reachable = self.ctx.clock() - SEARCH_WINDOW + timedelta(minutes=1)
         if cur.get("until_id") and _older(cur["until_id"], oldest_reachable):
