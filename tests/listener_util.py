@@ -1,9 +1,10 @@
-"""Helpers shared by the listener tests: what the store holds, one `earful listen --once`,
-and one scheduled poll.
+"""Helpers shared by the listener tests: a listener on one source, what the store holds,
+one `earful listen --once`, and one scheduled poll.
 
 lines = listen_once(settings, store, now=NOW)   # asserts the exit code is 0
 assert stored(store) == ["1", "2"]              # sorted external ids
 res = live_poll(settings, store, NOW)           # a PollResult, as the worker's schedule runs it
+listener, settings = listener_for({"platform": "x", "base_url": url}, now=NOW, secrets=S)
 """
 
 from __future__ import annotations
@@ -15,11 +16,35 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from conftest import SAMPLE_CONFIG
 
+from earful.config import Settings, settings_from_dict
 from earful.poller import Poller, PollResult, listen
 from earful.schema import mentions
 from earful.store import Store
+from listeners import REGISTRY
 from listeners._http import make_client
+from listeners.base import Context, Listener
+
+
+def listener_for(
+    source: dict[str, Any],
+    *,
+    now: datetime,
+    secrets: dict[str, str] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[Listener, Settings]:
+    """The registered listener for one `[[sources]]` entry (added to the sample config), with a
+    real HTTP client, a clock fixed at `now` (or `clock`) and no real sleeping."""
+    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [source]}, secrets=secrets or {})
+    ctx = Context(
+        source=settings.sources[0],
+        client=make_client(timeout=3),
+        secrets=secrets or {},
+        clock=clock or (lambda: now),
+        sleep=lambda _s: None,
+    )
+    return REGISTRY[settings.sources[0].platform](ctx), settings
 
 
 def stored(store: Store, *, column: str = "external_id", as_set: bool = False) -> Any:

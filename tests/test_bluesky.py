@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, live_poll, stored
+from listener_util import listen_once, listener_for, live_poll, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
 from listeners import _http
-from listeners.base import Context, Query, SourceError
+from listeners.base import Query, SourceError
 from listeners.bluesky import (
-    BlueskyListener,
     is_open,
     jwt_expiry,
     parse,
@@ -54,15 +53,7 @@ class Clock:
 
 def make(base_url, secrets=None, clock=None, **options):
     src = {"platform": "bluesky", "base_url": base_url, "public_url": base_url, **options}
-    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
-    ctx = Context(
-        source=settings.sources[0],
-        client=_http.make_client(timeout=3),
-        secrets=secrets or {},
-        clock=clock or (lambda: NOW),
-        sleep=lambda _s: None,
-    )
-    return BlueskyListener(ctx)
+    return listener_for(src, now=NOW, secrets=secrets, clock=clock)[0]
 
 
 def logged_in(base_url, clock=None, **options):

@@ -6,15 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, live_poll, stored
+from conftest import FIXTURES
+from listener_util import listen_once, listener_for, live_poll, stored
 from localserver import LocalServer, Reply
 
-from earful.config import ConfigError, settings_from_dict
-from listeners import _http
-from listeners.base import Context, Query, SourceError
+from earful.config import ConfigError
+from listeners.base import Query, SourceError
 from listeners.mastodon import (
-    MastodonListener,
     html_to_text,
     id_at,
     id_key,
@@ -38,15 +36,7 @@ def load(name):
 
 def make(base_url, secrets=None, **options):
     src = {"platform": "mastodon", "base_url": base_url, "hashtags": ["acme"], **options}
-    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
-    ctx = Context(
-        source=settings.sources[0],
-        client=_http.make_client(timeout=3),
-        secrets=secrets or {},
-        clock=lambda: NOW,
-        sleep=lambda _s: None,
-    )
-    return MastodonListener(ctx), settings
+    return listener_for(src, now=NOW, secrets=secrets)
 
 
 def run(listener, query, cursor):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, live_poll, stored
+from listener_util import listen_once, listener_for, live_poll, stored
 from localserver import HTML_500, Reply
 
 from earful import queue
@@ -23,8 +23,7 @@ from earful.models import Mention
 from earful.recheck import RECHECK_KEY, last_round, recheck_source
 from earful.schema import audit_log, mentions, queue_items
 from earful.store import Store
-from listeners import REGISTRY, _http
-from listeners.base import Context, StoredPost
+from listeners.base import StoredPost
 
 NOW = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)
 HTML_404 = Reply(
@@ -38,15 +37,8 @@ def load(platform, name):
 
 def make(platform, base_url, secrets=None, **options):
     src = {"platform": platform, "base_url": base_url, **options}
-    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
-    ctx = Context(
-        source=settings.sources[0],
-        client=_http.make_client(timeout=3),
-        secrets=secrets or {},
-        clock=lambda: NOW,
-        sleep=lambda _s: None,
-    )
-    return REGISTRY[platform](ctx), settings.sources[0]
+    listener, settings = listener_for(src, now=NOW, secrets=secrets)
+    return listener, settings.sources[0]
 
 
 def seed(store, src, posts, *, at=NOW - timedelta(hours=2), needs_reply=True, source=None):

@@ -9,15 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, live_poll, stored
+from listener_util import listen_once, listener_for, live_poll, stored
 from localserver import HTML_403, LocalServer, Reply
 
 from earful.config import settings_from_dict
 from earful.schema import queue_items, rollup_hourly
-from listeners import _http
-from listeners.base import Context, Query, SourceError
+from listeners.base import Query, SourceError
 from listeners.reddit import (
-    RedditListener,
     build_query,
     is_open,
     parse,
@@ -39,15 +37,7 @@ def fixture(name):
 
 def make(base_url, secrets=None, **options):
     src = {"platform": "reddit", "base_url": base_url, "oauth_url": base_url, **options}
-    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets or {})
-    ctx = Context(
-        source=settings.sources[0],
-        client=_http.make_client(timeout=3),
-        secrets=secrets or {},
-        clock=lambda: NOW,
-        sleep=lambda _s: None,
-    )
-    return RedditListener(ctx)
+    return listener_for(src, now=NOW, secrets=secrets)[0]
 
 
 def with_oauth(base_url, **options):

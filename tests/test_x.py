@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import FIXTURES, SAMPLE_CONFIG
-from listener_util import listen_once, live_poll, stored
+from listener_util import listen_once, listener_for, live_poll, stored
 from localserver import LocalServer, Reply
 
 from earful.config import settings_from_dict
@@ -29,15 +29,7 @@ def load(name):
 
 def make(base_url, secrets=SECRETS, clock=None, **options):
     src = {"platform": "x", "base_url": base_url, "token_env": "XTOK", **options}
-    settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=secrets)
-    ctx = Context(
-        source=settings.sources[0],
-        client=_http.make_client(timeout=3),
-        secrets=secrets,
-        clock=clock or (lambda: NOW),
-        sleep=lambda _s: None,
-    )
-    return XListener(ctx)
+    return listener_for(src, now=NOW, secrets=secrets, clock=clock)[0]
 
 
 def run(listener, cursor, query=QUERY):
