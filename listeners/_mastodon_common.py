@@ -15,7 +15,22 @@ from typing import Any
 
 import httpx
 
+from earful.models import Mention
 from listeners.base import SourceError
+
+
+class ListenerHooks:
+    """What the walks mixed into MastodonListener call on it (listeners/mastodon.py
+    defines the real ones; these only say so when a walk is used on its own)."""
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        raise NotImplementedError
+
+    def _parse(self, payload: Any) -> tuple[list[Mention], int]:
+        raise NotImplementedError
 
 
 def id_key(status_id: str) -> tuple[int, str]:

@@ -35,12 +35,11 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from earful.models import Mention, Page
+from earful.models import Page
 from listeners import _http
 from listeners._mastodon_common import (
     _SNOWFLAKE_MIN_MS,
+    ListenerHooks,
     _json,
     id_at,
     id_key,
@@ -61,21 +60,11 @@ def search_queries(query: Query) -> list[str]:
     return [f'"{t}"' if exact else t for t, exact in _http.search_terms(query.terms)]
 
 
-class SearchWalk:
+class SearchWalk(ListenerHooks):
     """MastodonListener's full-text search, one step per term (mixed into the listener)."""
 
     ctx: Context
     options: MastodonOptions
-
-    # MastodonListener's own HTTP methods (listeners/mastodon.py) replace these
-    def _headers(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        raise NotImplementedError
-
-    def _parse(self, payload: Any) -> tuple[list[Mention], int]:
-        raise NotImplementedError
 
     def _poll_search(self, query: Query, cursor: dict[str, Any] | None) -> Iterator[Page]:
         if not self._headers():

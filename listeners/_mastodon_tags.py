@@ -20,9 +20,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from earful.models import Mention, Page
+from earful.models import Page
 from listeners import _http
-from listeners._mastodon_common import _json, id_key, newest_id, rescan_from
+from listeners._mastodon_common import ListenerHooks, _json, id_key, newest_id, rescan_from
 from listeners.base import Context, Query, SourceError
 
 if TYPE_CHECKING:  # the listener module imports this one
@@ -32,22 +32,12 @@ _TAG = re.compile(r"^\w+$")
 NEEDS_LOGIN = "requires login for hashtag feeds"
 
 
-class TagWalk:
+class TagWalk(ListenerHooks):
     """MastodonListener's queries and hashtag timeline walks (mixed into the listener)."""
 
     ctx: Context
     options: MastodonOptions
     base_url: str
-
-    # MastodonListener's own HTTP methods (listeners/mastodon.py) replace these
-    def _headers(self) -> dict[str, str]:
-        raise NotImplementedError
-
-    def _get(self, path: str, params: dict[str, Any]) -> httpx.Response:
-        raise NotImplementedError
-
-    def _parse(self, payload: Any) -> tuple[list[Mention], int]:
-        raise NotImplementedError
 
     def queries(self, entities: Mapping[str, list[str]]) -> list[Query]:
         """One query per hashtag, plus one search query per entity when a token is set."""

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_queue import mention as queue_mention
 
 from earful import queue
 from earful.config import settings_from_dict
-from earful.models import Mention
 from earful.queue_enqueue import (
     _ITEM_KEYS,
     _LOOKUP_CHUNK,
@@ -32,23 +32,9 @@ THREADS = 260  # the bot's threads
 AUTHORS = 260  # the busy thread's authors: with the bot's, more keys than one generic chunk
 
 
-def mention(ext, *, author, thread, at=T0, needs=True, platform="mastodon", priority=50.0):
-    return Mention(
-        platform=platform,
-        external_id=ext,
-        url=f"https://example.test/{ext}",
-        author=author,
-        text=f"acme post {ext}",
-        created_at=at,
-        thread_id=thread,
-        matched="Acme",
-        label="negative",
-        compound=-0.5,
-        intent="complaint",
-        needs_reply=needs,
-        reason="test",
-        priority=priority,
-    )
+def mention(ext, *, author, thread, priority=50.0, **kw):
+    """test_queue's mention (a complaint that needs a reply), at priority 50."""
+    return queue_mention(ext, author=author, thread=thread, priority=priority, **kw)
 
 
 @pytest.fixture

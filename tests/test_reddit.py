@@ -44,6 +44,18 @@ def with_oauth(base_url, **options):
     return make(base_url, SECRETS, client_id_env="RID", client_secret_env="RSECRET", **options)
 
 
+def oauth_settings(url):
+    """A config with one Reddit source using the app credentials, against `url`."""
+    src = {
+        "platform": "reddit",
+        "base_url": url,
+        "oauth_url": url,
+        "client_id_env": "RID",
+        "client_secret_env": "RSECRET",
+    }
+    return settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+
+
 def run(listener, cursor, query=QUERY):
     pages = list(listener.poll(query, cursor))
     saved = cursor
@@ -420,14 +432,7 @@ def test_listen_once_oauth_through_faults(sqlite_store):
     with LocalServer() as srv:
         fake = FakeReddit([thing(n, minutes_ago=400 - n) for n in range(230)])
         fake.install(srv)
-        src = {
-            "platform": "reddit",
-            "base_url": srv.url,
-            "oauth_url": srv.url,
-            "client_id_env": "RID",
-            "client_secret_env": "RSECRET",
-        }
-        settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+        settings = oauth_settings(srv.url)
         srv.fault(SEARCH, "500")
         srv.fault(SEARCH, "reset")
         listen_once(settings, sqlite_store, now=NOW)
@@ -445,14 +450,7 @@ def test_a_stored_post_removed_later_is_purged_when_a_walk_reads_it_again(sqlite
         text = "my acme order never arrived, can someone help?"
         fake = FakeReddit([thing(n, minutes_ago=30 - n, selftext=text) for n in range(25)])
         fake.install(srv)
-        src = {
-            "platform": "reddit",
-            "base_url": srv.url,
-            "oauth_url": srv.url,
-            "client_id_env": "RID",
-            "client_secret_env": "RSECRET",
-        }
-        settings = settings_from_dict({**SAMPLE_CONFIG, "sources": [src]}, secrets=SECRETS)
+        settings = oauth_settings(srv.url)
         listen_once(settings, sqlite_store, now=NOW)
         assert len(stored(sqlite_store)) == 25
         with sqlite_store.read() as c:
